@@ -1,0 +1,1 @@
+"""kinpose_ros.ros."""
