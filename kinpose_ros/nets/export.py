@@ -49,7 +49,7 @@ def export_onnx(model: nn.Module, path: str | Path, example_input: torch.Tensor,
 
     The TorchScript exporter (``dynamo=False``) is used: it handles the in-graph decode at opset 17
     and needs no extra package (the torch.export-based one needs ``onnxscript``). Its deprecation
-    warning is silenced here, once, rather than in every caller.
+    warning and the tracer's warnings about shape checks are silenced here, not in every caller.
     """
     adapter = ExportAdapter(model)
     was_training = model.training
@@ -59,6 +59,8 @@ def export_onnx(model: nn.Module, path: str | Path, example_input: torch.Tensor,
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter('ignore', DeprecationWarning)
+            # input-shape checks in the networks are constants in a traced graph, by design
+            warnings.simplefilter('ignore', torch.jit.TracerWarning)
             torch.onnx.export(adapter, (example_input,), str(path), opset_version=opset,
                               input_names=[INPUT_NAME], output_names=list(names),
                               dynamic_axes=axes, dynamo=False)
