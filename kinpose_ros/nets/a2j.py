@@ -4,15 +4,17 @@ Conventions:
   * Input: a crop (B, C, H, W) float32, H and W multiples of 16 (C = 1 for depth).
   * Anchors: a lattice every 4 crop pixels, at u, v in {2, 6, 10, ...} (16 per 16x16 feature cell
     at offsets {2, 6, 10, 14}), stored as the buffer ``anchors`` (A, 2) of (u, v) crop pixels,
-    u the column and v the row, in the same pixel coordinates as the training targets.
+    u the column and v the row, with pixel (row r, column c) centred at (u, v) = (c, r) as in
+    ``core.camera`` (the A2J lattice, 0.5 px off the cell centres; offsets absorb it).
     A = (H/4) * (W/4): 1,600 at 160x160, 2,304 at 192x192, 5,184 at 288x288. Anchor index
     a = ((cell_row * W/16 + cell_col) * 4 + row_in_cell) * 4 + col_in_cell.
   * Heads: proposal logits P_j(a) from layer3; in-plane offsets O_j(a) (crop pixels) and depths
     D_j(a) from layer4 (both stride 16, so one cell carries its 16 anchors in the channels).
   * Decode (paper Eq. 1-2): w_j = softmax_a P_j(a); uv_j = sum_a w_j(a) (S(a) + O_j(a));
     z_j = sum_a w_j(a) D_j(a). z is in the unit of the depth targets used in training (``target_z``
-    of ``a2j_loss``); the project trains it in the normalised depth unit of the crop input, so the
-    crop code converts it back to metres with the crop's own normalisation.
+    of ``a2j_loss``); the project trains it in the normalised depth unit of the crop input,
+    (z_m - center_depth_m) / half_range_m, which ``core.depth.CropInfo.denormalise_depth`` turns
+    back into metres.
   * Confidence (B, J) in (0, 1]: agreement of the anchor votes. With the weighted RMS distance of
     the votes S(a) + O_j(a) from uv_j, ``spread_j`` in crop pixels, confidence_j =
     exp(-spread_j / (confidence_scale * max(H, W))). 1 when every weighted anchor points at the
@@ -195,7 +197,10 @@ def a2j_loss(outputs: dict[str, torch.Tensor], target_uv: torch.Tensor, target_z
     loss1 = alpha * sum_j L_tau1(uv_j - T_j^i) + sum_j L_tau2(z_j - T_j^d)   (Eq. 4)
     loss2 = sum_j L_tau1(sum_a w_j(a) S(a) - T_j^i)                            (Eq. 6)
     L_tau is applied per coordinate and summed over u, v. Depth uses L_tau2 as in the paper (the
-    reference code's plain L1 for depth is its issue #50).
+    reference code's plain L1 for depth is its issue #50). tau1 is in crop pixels and tau2 in the
+    depth target's unit, which should be comparable to a pixel, as the paper's are (bodies: 2 cm,
+    z * 50; hands: 1 mm): a depth target in [-1, 1] would sit deep in the quadratic zone of
+    tau2 = 3 and be under-weighted against uv, so scale it (and the output) accordingly.
 
     Args:
         outputs: ``A2J.forward`` output; uses 'uv', 'z' and 'anchor_uv' (sum_a w_j(a) S(a)).
