@@ -1,0 +1,218 @@
+"""Kinematic-regression net (Zhou et al. 2016, "Deep Kinematic Pose Regression") and baselines.
+
+A backbone (``nets.backbones``) and global average pooling feed an MLP head. Modes:
+  * 'kinematic': the head predicts the motion parameters Theta and the parameter-free forward
+    kinematics layer (``core.kinematics.ForwardKinematics``) maps them to joints; trained with the
+    joint loss of the paper's Eq. 3, 0.5 * ||F(Theta) - Y||^2. Any output is a valid skeleton:
+    bone lengths are the skeleton's and joint angles lie within their limits.
+  * 'direct_parameter': the same head and FK, trained with a loss on Theta itself (baseline).
+  * 'direct_joint': the head regresses J * 3 joint coordinates directly (baseline); no angles.
+
+Parameterisation of Theta (what the head's linear outputs mean):
+  * root translation: one value per translation axis of the skeleton (others 0), skeleton units;
+  * root rotation: free root -> the continuous 6-D form (Zhou et al. 2019, first two matrix
+    columns, Gram-Schmidt); a root rotating about fixed axes (toy chains) -> one (cos, sin)
+    pair per axis, normalised (its continuous 2-D analogue); 'none' -> identity;
+  * joint angles: lower + (upper - lower) * sigmoid(logit) per DoF (radians), so always within
+    the skeleton's limits;
+  * optional per-sample global scale in ``scale_range`` (same sigmoid bound), for subjects whose
+    size differs from the skeleton's.
+Joints and the root translation are in the frame and units of the training targets (the skeleton
+is defined in metres for bodies); the head's bias starts at the rest pose (identity rotation,
+zero translation, angles 0 clipped into their limits, scale mid-range).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from kinpose_ros.core.kinematics import ForwardKinematics, split_params
+from kinpose_ros.core.rotations import rotation_6d_to_matrix
+from kinpose_ros.core.skeleton import Skeleton
+from kinpose_ros.nets.backbones import build_backbone
+
+__all__ = ['MODES', 'KinematicRegressor', 'joint_loss', 'parameter_loss']
+
+MODES = ('kinematic', 'direct_joint', 'direct_parameter')
+
+
+def _skew(axis: np.ndarray) -> np.ndarray:
+    x, y, z = axis
+    return np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+
+
+class KinematicRegressor(nn.Module):
+    """Backbone + pooled MLP head + (for the kinematic modes) differentiable forward kinematics.
+
+    Args:
+        skeleton: a ``Skeleton`` or a name/path for ``Skeleton.load``.
+        backbone, width, in_channels: see ``nets.backbones.build_backbone``.
+        mode: one of ``MODES``.
+        hidden: width of the MLP's hidden layer.
+        scale_range: (low, high) to also predict a per-sample global scale; None = skeleton's.
+
+    ``forward(x (B, C, H, W))`` returns a dict: ``joints`` (B, J, 3); for the kinematic modes also
+    ``root_translation`` (B, 3), ``root_rotation`` (B, 3, 3), ``joint_angles`` (B, D) radians,
+    ``transforms`` (B, J, 4, 4) joint frames and ``scale`` (B,) (ones without ``scale_range``);
+    for 'direct_joint' those are None. ``export_forward`` returns the tensors named by
+    ``output_names``.
+    """
+
+    def __init__(self, skeleton: Skeleton | str | Path, backbone: str = 'resnet18',
+                 width: float = 0.5, in_channels: int = 1, mode: str = 'kinematic',
+                 hidden: int = 256, scale_range: tuple[float, float] | None = None) -> None:
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f'mode: expected one of {MODES}, got {mode!r}')
+        sk = skeleton if isinstance(skeleton, Skeleton) else Skeleton.load(skeleton)
+        if scale_range is not None and not 0 < scale_range[0] <= scale_range[1]:
+            raise ValueError(f'scale_range: expected 0 < low <= high, got {scale_range}')
+        self.skeleton, self.mode, self.in_channels = sk, mode, in_channels
+        self.scale_range = None if scale_range is None else tuple(map(float, scale_range))
+        self.backbone = build_backbone(backbone, width, in_channels)
+        self._layout = self._output_layout()
+        n_out = sum(n for _, n in self._layout)
+        self.mlp = nn.Sequential(nn.Linear(self.backbone.channels[1], hidden),
+                                 nn.ReLU(inplace=True), nn.Linear(hidden, n_out))
+        if mode == 'direct_joint':
+            self.output_names: tuple[str, ...] = ('joints',)
+            return
+        self.fk = ForwardKinematics(sk)
+        f32 = torch.float32
+        sel = torch.zeros(len(sk.root_translation_axes), 3, dtype=f32)
+        for k, a in enumerate(sk.root_translation_axes):
+            sel[k, a] = 1.0
+        self.register_buffer('translation_select', sel, persistent=False)
+        self.register_buffer('dof_lower', torch.as_tensor(sk.dof_lower, dtype=f32),
+                             persistent=False)
+        self.register_buffer('dof_range', torch.as_tensor(sk.dof_upper - sk.dof_lower, dtype=f32),
+                             persistent=False)
+        axes = () if isinstance(sk.root_rotation, str) else self.fk.tables.root_axes
+        self.register_buffer('root_axis_K', torch.as_tensor(
+            np.array([_skew(a) for a in axes]).reshape(-1, 3, 3), dtype=f32), persistent=False)
+        self.output_names = ('joints', 'root_translation', 'root_rotation', 'joint_angles')
+        if self.scale_range is not None:
+            self.output_names += ('scale',)
+        self._init_rest_pose()
+
+    def _output_layout(self) -> list[tuple[str, int]]:
+        """(name, size) slices of the head's output vector, in order."""
+        sk = self.skeleton
+        if self.mode == 'direct_joint':
+            return [('joints', sk.num_joints * 3)]
+        rot = {'free': 6, 'none': 0}.get(sk.root_rotation, 2 * sk.root_rotation_size)
+        layout = [('translation', len(sk.root_translation_axes)), ('rotation', rot),
+                  ('angles', sk.num_dofs)]
+        return layout + ([('scale', 1)] if self.scale_range is not None else [])
+
+    def _init_rest_pose(self) -> None:
+        last = self.mlp[-1]
+        nn.init.normal_(last.weight, std=1e-3)
+        bias = []
+        for name, n in self._layout:
+            if name == 'rotation':
+                per = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0] if n == 6 else [1.0, 0.0] * (n // 2)
+                bias.append(torch.tensor(per[:n]))
+            elif name == 'angles':
+                sk = self.skeleton
+                frac = np.where(sk.dof_upper > sk.dof_lower,
+                                -sk.dof_lower / np.maximum(sk.dof_upper - sk.dof_lower, 1e-12),
+                                0.5)
+                frac = np.clip(frac, 1e-3, 1 - 1e-3)
+                bias.append(torch.as_tensor(np.log(frac / (1 - frac)), dtype=torch.float32))
+            else:
+                bias.append(torch.zeros(n))
+        with torch.no_grad():
+            last.bias.copy_(torch.cat(bias))
+
+    def _root_rotation(self, raw: torch.Tensor) -> torch.Tensor:
+        """Head slice -> (B, 3, 3): 6-D for a free root, (cos, sin) pairs for fixed axes."""
+        b = raw.shape[0]
+        if self.skeleton.root_rotation == 'free':
+            return rotation_6d_to_matrix(raw)
+        eye = torch.eye(3, dtype=raw.dtype, device=raw.device).expand(b, 3, 3)
+        rot = eye
+        for k in range(self.root_axis_K.shape[0]):
+            cs = raw[:, 2 * k:2 * k + 2]
+            cs = cs / (torch.sqrt((cs * cs).sum(dim=1, keepdim=True)) + 1e-8)
+            c, s = cs[:, :1, None], cs[:, 1:, None]
+            K = self.root_axis_K[k]
+            rot = rot @ (eye + s * K + (1 - c) * (K @ K))
+        return rot
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        if not torch.jit.is_tracing() and (x.dim() != 4 or x.shape[1] != self.in_channels):
+            raise ValueError(f'x: expected (B, {self.in_channels}, H, W), got {tuple(x.shape)}')
+        feat = self.backbone(x)[1].mean(dim=(2, 3))
+        raw = self.mlp(feat)
+        b = x.shape[0]
+        if self.mode == 'direct_joint':
+            return {'joints': raw.reshape(b, -1, 3), 'root_translation': None,
+                    'root_rotation': None, 'joint_angles': None, 'transforms': None,
+                    'scale': None}
+        parts, start = {}, 0
+        for name, n in self._layout:
+            parts[name] = raw[:, start:start + n]
+            start += n
+        translation = parts['translation'] @ self.translation_select
+        rotation = self._root_rotation(parts['rotation'])
+        angles = self.dof_lower + self.dof_range * torch.sigmoid(parts['angles'])
+        if self.scale_range is None:
+            scale = torch.ones_like(raw[:, 0])
+            joints, transforms = self.fk(translation, rotation, angles)
+        else:
+            lo, hi = self.scale_range
+            scale = lo + (hi - lo) * torch.sigmoid(parts['scale'][:, 0])
+            joints, transforms = self.fk(translation, rotation, angles, scale)
+        return {'joints': joints, 'root_translation': translation, 'root_rotation': rotation,
+                'joint_angles': angles, 'transforms': transforms, 'scale': scale}
+
+    def export_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Tensor-only outputs for export, in the order of ``output_names``."""
+        out = self.forward(x)
+        return tuple(out[name] for name in self.output_names)
+
+    def loss(self, outputs: dict[str, torch.Tensor | None],
+             target_joints: torch.Tensor | None = None,
+             target_params: torch.Tensor | None = None) -> torch.Tensor:
+        """The mode's training loss: ``joint_loss`` for 'kinematic' and 'direct_joint';
+        ``parameter_loss`` against ``target_params`` (B, P), the skeleton's motion-parameter
+        vector (``Skeleton.param_names`` order), for 'direct_parameter'."""
+        if self.mode != 'direct_parameter':
+            if target_joints is None:
+                raise ValueError(f'target_joints: mode {self.mode!r} needs (B, J, 3) targets')
+            return joint_loss(outputs['joints'], target_joints)
+        if target_params is None or target_params.shape[-1] != self.skeleton.num_params:
+            found = None if target_params is None else tuple(target_params.shape)
+            raise ValueError(f'target_params: mode direct_parameter needs (B, '
+                             f'{self.skeleton.num_params}) motion parameters, got {found}')
+        t, R, angles = split_params(self.fk.tables, target_params)
+        return parameter_loss(outputs, t, R, angles)
+
+
+def joint_loss(joints: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Paper Eq. 3: 0.5 * ||joints - target||^2 summed over joints and axes, mean over batch.
+
+    joints, target: (B, J, 3) in the same frame and units.
+    """
+    if joints.shape != target.shape:
+        raise ValueError(f'target_joints: expected {tuple(joints.shape)}, got '
+                         f'{tuple(target.shape)}')
+    return 0.5 * ((joints - target) ** 2).sum(dim=(1, 2)).mean()
+
+
+def parameter_loss(outputs: dict[str, torch.Tensor | None], root_translation: torch.Tensor,
+                   root_rotation: torch.Tensor, joint_angles: torch.Tensor) -> torch.Tensor:
+    """Direct-parameter baseline: 0.5 * (||dt||^2 + ||dR||_F^2 + ||dangles||^2), batch mean.
+
+    Targets: root_translation (B, 3) skeleton units, root_rotation (B, 3, 3), joint_angles (B, D)
+    radians. The terms are unweighted across units, as in the paper's baseline.
+    """
+    dt = outputs['root_translation'] - root_translation
+    dR = outputs['root_rotation'] - root_rotation
+    da = outputs['joint_angles'] - joint_angles
+    per = (dt ** 2).sum(dim=1) + (dR ** 2).sum(dim=(1, 2)) + (da ** 2).sum(dim=1)
+    return 0.5 * per.mean()
