@@ -24,7 +24,8 @@ def tree(src: str) -> list:
 
 EXTRAS = {
     # numerical core: skeletons, kinematics, IK, camera, segmentation, evaluation
-    'core': ['numpy>=1.24', 'pyyaml>=6', 'scipy>=1.10'],
+    # (numba compiles the IK solver and the depth renderer)
+    'core': ['numpy>=1.24', 'pyyaml>=6', 'scipy>=1.10', 'numba>=0.60'],
     # networks, training, synthetic data (torch==2.13.0 is installed first by make setup)
     'torch': ['torch>=2.3', 'tqdm>=4.60', 'pillow>=9', 'h5py>=3.8', 'matplotlib>=3.7'],
     # export and the ONNX Runtime backend
