@@ -208,7 +208,9 @@ def _init_plan(sk: Skeleton, kp: np.ndarray) -> tuple:
             c_frame = int(kp[found[0][0]])
             dofs = sk.frames[c_frame].dofs
             grand = [g for g in children[c_frame] if g in kp_of_frame]
-            if len(dofs) == 1 and grand:
+            # only a one-sided hinge (elbow, knee) tells which side the limb bends to
+            one_sided = dofs and (dofs[0].lower >= -0.35 or dofs[0].upper <= 0.35)
+            if len(dofs) == 1 and grand and one_sided:
                 sign = 1.0 if dofs[0].upper >= -dofs[0].lower else -1.0
                 hinge_kp[f], hinge_axis[f] = kp_of_frame[grand[0]], dofs[0].axis * sign
     return n_rigid, rigid_kp, rigid_vec, hinge_kp, hinge_axis

@@ -368,6 +368,35 @@ def max_error(G_t, kp, tgt, w) -> float:
 
 
 @nb.njit(**_JIT)
+def planar_fit(rest, tgt, w, axis):
+    """Best rotation about ``axis`` (and translation) mapping rest onto tgt."""
+    ws = max(w.sum(), 1e-30)
+    mu_s, mu_d = np.zeros(3), np.zeros(3)
+    for k in range(rest.shape[0]):
+        mu_s += w[k] * rest[k] / ws
+        mu_d += w[k] * tgt[k] / ws
+    sin_sum, cos_sum = 0.0, 0.0
+    for k in range(rest.shape[0]):
+        a = rest[k] - mu_s
+        b = tgt[k] - mu_d
+        a = a - (a @ axis) * axis
+        b = b - (b @ axis) * axis
+        sin_sum += w[k] * (cross3(a, b) @ axis)
+        cos_sum += w[k] * (a @ b)
+    R = rodrigues(axis * np.arctan2(sin_sum, cos_sum))
+    return R, mu_d - mv3(R, mu_s)
+
+
+@nb.njit(**_JIT)
+def root_translation_only(rest, tgt, w):
+    ws = max(w.sum(), 1e-30)
+    t = np.zeros(3)
+    for k in range(rest.shape[0]):
+        t += w[k] * (tgt[k] - rest[k]) / ws
+    return t
+
+
+@nb.njit(**_JIT)
 def initial_pose(tgt, w, fit_scale, tb):
     (parent, offset, dof_start, dof_count, dof_idx, dof_sign, lower, upper, kp, dof_mask,
      n_rigid, rigid_kp, rigid_vec, hinge_kp, hinge_axis, init_w, trans_idx, rot_axes,
@@ -375,7 +404,7 @@ def initial_pose(tgt, w, fit_scale, tb):
     s = 1.0
     if fit_scale:  # ratio of target to rest spread around the centroid, a robust size cue
         num, den = 0.0, 0.0
-        ws = w.sum()
+        ws = max(w.sum(), 1e-30)
         mt, mr = np.zeros(3), np.zeros(3)
         for k in range(kp.shape[0]):
             mt += w[k] * tgt[k] / ws
@@ -384,19 +413,18 @@ def initial_pose(tgt, w, fit_scale, tb):
             num += w[k] * np.sqrt((tgt[k] - mt) @ (tgt[k] - mt))
             den += w[k] * np.sqrt((rest[k] - mr) @ (rest[k] - mr))
         s = min(max(num / max(den, 1e-12), 0.3), 3.0)
-    R, t = root_kabsch(rest * s, tgt, w * init_w)
+    wi = w * init_w
+    if rot_axes.shape[0] == 1:  # rotation about one fixed axis (2-D chains): planar fit
+        R, t = planar_fit(rest * s, tgt, wi, rot_axes[0])
+    else:
+        R, t = root_kabsch(rest * s, tgt, wi)
+        if rot_axes.shape[0] == 0:
+            R = np.eye(3)
+            t = root_translation_only(rest * s, tgt, wi)
     mask = np.zeros(3)
     for c in range(trans_idx.shape[0]):
         mask[trans_idx[c]] = 1.0
     t = t * mask
-    if rot_axes.shape[0] == 0:
-        R = np.eye(3)
-    elif rot_axes.shape[0] == 1:  # project onto the single root axis (2-D chains)
-        ax = rot_axes[0]
-        i = np.argmax(np.abs(ax))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        ang = np.arctan2(R[k, j] - R[j, k], R[j, j] + R[k, k]) * np.sign(ax[i])
-        R = rodrigues(ax * ang)
     return t, R, s
 
 

@@ -20,9 +20,6 @@ from typing import Any
 
 import numpy as np
 
-_EPS = 1e-8
-
-
 def _ns(x: Any):
     """The array namespace of ``x``: numpy, or torch for tensors (imported lazily)."""
     if isinstance(x, np.ndarray) or np.isscalar(x):
@@ -35,6 +32,7 @@ def _ns(x: Any):
 
 
 def _check_last(x: Any, sizes: tuple, name: str) -> None:
+    _ns(x)  # type check first: lists and other sequences are refused with a TypeError
     if tuple(x.shape[len(x.shape) - len(sizes):]) != sizes or len(x.shape) < len(sizes):
         raise ValueError(f'{name}: expected shape (..., {", ".join(map(str, sizes))}), '
                          f'got {tuple(x.shape)}')
@@ -42,6 +40,13 @@ def _check_last(x: Any, sizes: tuple, name: str) -> None:
 
 def _norm(x: Any) -> Any:
     return ((x * x).sum(-1)) ** 0.5
+
+
+def _normalize(x: Any) -> Any:
+    """x / |x| along the last axis, exact for |x| >= 1e-12 (no bias from an added epsilon)."""
+    n = _norm(x)
+    n = _ns(x).where(n < 1e-12, n * 0 + 1e-12, n)
+    return x / n[..., None]
 
 
 def _skew(v: Any) -> Any:
@@ -96,7 +101,7 @@ def matrix_to_quaternion(matrix: Any) -> Any:
         q = np.take_along_axis(cands, best[..., None, None].repeat(4, -1), -2)[..., 0, :]
     else:
         q = ns.gather(cands, -2, best[..., None, None].expand(*best.shape, 1, 4))[..., 0, :]
-    q = q / (_norm(q)[..., None] + _EPS)
+    q = _normalize(q)
     sign = ns.where(q[..., 3:4] < 0, q[..., 3:4] * 0 - 1, q[..., 3:4] * 0 + 1)
     return q * sign
 
@@ -105,7 +110,7 @@ def quaternion_to_matrix(quaternion: Any) -> Any:
     """(..., 4) quaternion (x, y, z, w), normalised here -> (..., 3, 3)."""
     _check_last(quaternion, (4,), 'quaternion')
     ns = _ns(quaternion)
-    q = quaternion / (_norm(quaternion)[..., None] + _EPS)
+    q = _normalize(quaternion)
     x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     rows = [
         ns.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
@@ -119,7 +124,7 @@ def quaternion_to_axis_angle(quaternion: Any) -> Any:
     """(..., 4) (x, y, z, w) -> (..., 3) axis-angle with angle in [0, pi]."""
     _check_last(quaternion, (4,), 'quaternion')
     ns = _ns(quaternion)
-    q = quaternion / (_norm(quaternion)[..., None] + _EPS)
+    q = _normalize(quaternion)
     q = ns.where(q[..., 3:4] < 0, -q, q)
     s = _norm(q[..., :3])
     angle = 2 * ns.arctan2(s, q[..., 3])
@@ -153,9 +158,9 @@ def rotation_6d_to_matrix(d6: Any) -> Any:
     _check_last(d6, (6,), 'rotation_6d')
     ns = _ns(d6)
     a1, a2 = d6[..., :3], d6[..., 3:]
-    b1 = a1 / (_norm(a1)[..., None] + _EPS)
+    b1 = _normalize(a1)
     a2 = a2 - (b1 * a2).sum(-1)[..., None] * b1
-    b2 = a2 / (_norm(a2)[..., None] + _EPS)
+    b2 = _normalize(a2)
     b3 = _cross(b1, b2)
     return ns.stack([b1, b2, b3], -1)
 
