@@ -25,7 +25,7 @@ SHARED_DATA = REPO_ROOT.parent / 'shared' / 'data'
 
 @pytest.fixture(scope='session')
 def shared_data() -> Path:
-    """../shared/data next to the checkout; tests that need it skip (with the reason) without it."""
+    """../shared/data beside the checkout; tests needing it skip (with the reason) without it."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f'reference data not found at {SHARED_DATA} (only present on dev machines)')
     return SHARED_DATA

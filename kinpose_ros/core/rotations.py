@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+
 def _ns(x: Any):
     """The array namespace of ``x``: numpy, or torch for tensors (imported lazily)."""
     if isinstance(x, np.ndarray) or np.isscalar(x):
