@@ -21,11 +21,12 @@ import numpy as np
 from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, TransformStamped
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import CameraInfo, JointState
 from std_msgs.msg import ColorRGBA, Header, String
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
+from kinpose_ros.core.camera import Intrinsics
 from kinpose_ros.core.rotations import matrix_to_quaternion
 from kinpose_ros.core.skeleton import Skeleton
 from kinpose_ros.core.urdf import skeleton_to_urdf
@@ -34,8 +35,8 @@ from kinpose_ros.ros.conversions import make_transform_stamped
 from kinpose_ros.ros.person_frames import FrameNaming, SkeletonFrames, relative_transforms
 
 __all__ = [
-    'MarkerStyle', 'PoseMessages', 'diagnostics_message', 'person_colour', 'stamp_to_seconds',
-    'urdf_message',
+    'MarkerStyle', 'PoseMessages', 'camera_info_message', 'diagnostics_message', 'person_colour',
+    'rename_urdf_links', 'stamp_to_seconds', 'urdf_message',
 ]
 
 _GOLDEN = 0.618033988749895
@@ -244,15 +245,30 @@ def urdf_message(skeleton: Skeleton) -> String:
     return String(data=skeleton_to_urdf(skeleton))
 
 
-def diagnostics_message(header: Header, name: str, level: int, message: str,
+def diagnostics_message(header: Header, name: str, level: int | bytes, message: str,
                         values: Mapping[str, object], hardware_id: str = '') -> DiagnosticArray:
     """One-status ``diagnostic_msgs/DiagnosticArray``; floats printed with 4 significant digits.
 
-    ``level``: ``DiagnosticStatus.OK`` (0), ``WARN`` (1), ``ERROR`` (2) or ``STALE`` (3).
+    ``level``: ``DiagnosticStatus.OK`` (0), ``WARN`` (1), ``ERROR`` (2) or ``STALE`` (3), as the
+    message constant (bytes) or an int.
     """
+    if isinstance(level, bytes):
+        level = level[0]
     status = DiagnosticStatus(level=bytes([int(level)]), name=name, message=message,
                               hardware_id=hardware_id)
     for key, value in values.items():
         text = f'{value:.4g}' if isinstance(value, float) else str(value)
         status.values.append(KeyValue(key=str(key), value=text))
     return DiagnosticArray(header=header, status=[status])
+
+
+def camera_info_message(intrinsics: Intrinsics, header: Header) -> CameraInfo:
+    """``sensor_msgs/CameraInfo`` of an undistorted pinhole image (no binning, no ROI)."""
+    i = intrinsics
+    msg = CameraInfo(header=Header(stamp=header.stamp, frame_id=header.frame_id),
+                     width=i.width, height=i.height, distortion_model='plumb_bob')
+    msg.d = [0.0] * 5
+    msg.k = [i.fx, 0.0, i.cx, 0.0, i.fy, i.cy, 0.0, 0.0, 1.0]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.p = [i.fx, 0.0, i.cx, 0.0, 0.0, i.fy, i.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return msg

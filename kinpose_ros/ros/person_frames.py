@@ -10,6 +10,8 @@ skeleton's frame tree, its root parented on the input image's ``frame_id``:
   hangs directly below the camera frame;
 * REP-155 (ROS4HRI) naming: ``<prefix>body_<id>`` (the estimator's ``root_transform``) below the
   camera frame, then ``<prefix><frame>_<id>`` frames, the root one at identity below ``body_<id>``.
+  ``<id>`` is the REP-155 body id ``b<person id>`` (``b3``): ROS4HRI ids also name topics
+  (``/humans/bodies/<id>/...``) and a topic name token must not start with a digit.
   (REP-155 puts ``body_<id>`` at the hip mid-point; the body15 root is the torso joint, same axes:
   x forward out of the chest, y left, z up.)
 
@@ -37,19 +39,30 @@ class FrameNaming:
     prefix: str = ''
     rep155: bool = False
 
+    @staticmethod
+    def body_id(person_id: int) -> str:
+        """REP-155 body id of a tracked person: ``b<person id>``."""
+        return f'b{int(person_id)}'
+
     def person(self, person_id: int) -> str:
-        """Namespace-like person name: ``person_<id>`` or ``body_<id>`` (REP-155)."""
-        return f'body_{person_id}' if self.rep155 else f'person_{person_id}'
+        """Person name (marker namespace): ``person_<id>`` or ``body_b<id>`` (REP-155)."""
+        if self.rep155:
+            return f'body_{self.body_id(person_id)}'
+        return f'person_{person_id}'
 
     def frame(self, person_id: int, name: str) -> str:
         """TF frame id of skeleton frame ``name`` of person ``person_id``."""
         if self.rep155:
-            return f'{self.prefix}{name}_{person_id}'
+            return f'{self.prefix}{name}_{self.body_id(person_id)}'
         return f'{self.prefix}person_{person_id}/{name}'
 
     def body(self, person_id: int) -> str | None:
         """The extra body frame between camera and skeleton root (REP-155 only), else None."""
-        return f'{self.prefix}body_{person_id}' if self.rep155 else None
+        return f'{self.prefix}body_{self.body_id(person_id)}' if self.rep155 else None
+
+    def topic_namespace(self, person_id: int) -> str:
+        """Per-body topic namespace (REP-155): ``humans/bodies/b<id>``."""
+        return f'humans/bodies/{self.body_id(person_id)}'
 
     def tf_prefix(self, person_id: int) -> str:
         """RViz RobotModel "TF Prefix" that maps URDF link ``x`` to ``frame(id, x)`` (default

@@ -63,17 +63,18 @@ def test_rep155_naming(sk, people):
     r, params, scale = people[0]
     msgs = PoseMessages(sk, FrameNaming(rep155=True))
     transforms = msgs.transforms(r, HEADER)
-    assert transforms[0].header.frame_id == CAMERA and transforms[0].child_frame_id == 'body_1'
-    assert transforms[1].header.frame_id == 'body_1' and transforms[1].child_frame_id == 'torso_1'
+    assert transforms[0].header.frame_id == CAMERA and transforms[0].child_frame_id == 'body_b1'
+    assert transforms[1].header.frame_id == 'body_b1'
+    assert transforms[1].child_frame_id == 'torso_b1'
     t = transforms[1].transform
     assert (t.translation.x, t.translation.y, t.translation.z) == pytest.approx((0, 0, 0),
                                                                                abs=1e-12)
     assert abs(t.rotation.w) == pytest.approx(1.0)
     poses = compose(transforms, CAMERA)
-    np.testing.assert_allclose(poses['l_hand_1'],
+    np.testing.assert_allclose(poses['l_hand_b1'],
                                all_frame_poses(sk, params)[sk.frame_names.index('l_hand')],
                                atol=1e-9)
-    assert msgs.joint_state(r, HEADER).header.frame_id == 'torso_1'
+    assert msgs.joint_state(r, HEADER).header.frame_id == 'torso_b1'
 
 
 def test_keypoints_only_when_angles_unusable(sk, people):
@@ -158,7 +159,7 @@ def test_urdf_default_and_rep155(sk):
     text155 = PoseMessages(sk, FrameNaming(rep155=True)).urdf(person_id=5).data
     robot = ET.fromstring(text155)
     links155 = {e.get('name') for e in robot.iter('link')}
-    assert {f'{n}_5' for n in sk.frame_names} <= links155
+    assert {f'{n}_b5' for n in sk.frame_names} <= links155
     refs = {el.get('link') for j in robot.iter('joint') for el in j if el.tag in ('parent',
                                                                                'child')}
     assert refs <= links155
