@@ -21,7 +21,8 @@ from typing import Any
 
 # ROS parameter files address nodes by name; '/**' matches the node whatever it is called.
 YAML_NODE_KEY = '/**'
-BACKENDS = ('auto', 'tensorrt', 'onnxruntime', 'torch')
+# kinpose_ros.inference.backends.BACKEND_KINDS (a test keeps the two equal)
+BACKENDS = ('auto', 'tensorrt', 'onnxruntime', 'onnxruntime-cuda', 'onnxruntime-cpu', 'torch')
 
 
 def param(default: Any, description: str, *, range: tuple | None = None,  # noqa: A002
@@ -69,13 +70,24 @@ class FrameParams:
 
 @dataclass(frozen=True)
 class FilterParams:
-    enabled: bool = param(True, 'temporal smoothing of joints and angles per tracked person')
-    min_cutoff_hz: float = param(1.0, 'one-euro filter: cut-off at rest (lower = smoother, '
-                                 'more lag)', range=(0.01, 100.0))
-    beta: float = param(0.05, 'one-euro filter: cut-off increase with speed (higher = less lag '
-                        'when moving)', range=(0.0, 10.0))
-    d_cutoff_hz: float = param(1.0, 'one-euro filter: cut-off of the speed estimate',
-                               range=(0.01, 100.0))
+    enabled: bool = param(True, 'One-Euro smoothing of joints, root pose, angles and scale per '
+                          'tracked person (velocities are differences of the smoothed angles)')
+    position_min_cutoff_hz: float = param(1.5, 'positions: cut-off at rest (lower = smoother, '
+                                          'more lag)', range=(0.01, 100.0))
+    position_beta: float = param(0.5, 'positions: cut-off increase with speed (higher = less '
+                                 'lag when moving)', range=(0.0, 100.0))
+    angle_min_cutoff_hz: float = param(1.5, 'angles: cut-off at rest', range=(0.01, 100.0))
+    angle_beta: float = param(0.3, 'angles: cut-off increase with speed', range=(0.0, 100.0))
+    derivative_cutoff_hz: float = param(1.0, 'cut-off of the speed estimate',
+                                        range=(0.01, 100.0))
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    gate_m: float = param(0.6, 'a person is the same track if its centroid moved less than '
+                          'this since the last frame, metres', range=(0.05, 5.0))
+    max_age_s: float = param(0.5, 'a track unseen this long ends (its id is not reused)',
+                             range=(0.0, 60.0))
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,8 @@ class PoseParams:
     backend: str = param('auto', 'inference backend', choices=BACKENDS)
     max_people: int = param(4, 'at most this many people per frame (nearest first)',
                             range=(1, 32))
+    threads: int = param(0, 'CPU threads of the inference backend; 0 = its default',
+                         range=(0, 256))
     warn_throttle_s: float = param(5.0, 'the same input problem is reported at most once per '
                                    'this period', range=(0.1, 3600.0))
     camera_info_timeout_s: float = param(2.0, 'warn when depth arrives but no matching '
@@ -123,6 +137,7 @@ class PoseParams:
     depth: DepthParams = DepthParams()
     frames: FrameParams = FrameParams()
     filter: FilterParams = FilterParams()
+    tracking: TrackingParams = TrackingParams()
     publish: PublishParams = PublishParams()
     markers: MarkerParams = MarkerParams()
     queue: QueueParams = QueueParams()

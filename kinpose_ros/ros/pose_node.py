@@ -3,8 +3,8 @@
 Wiring only: parameters (:mod:`~kinpose_ros.ros.params`), input checks
 (:mod:`~kinpose_ros.ros.frame_input`), time sync (:mod:`~kinpose_ros.ros.time_sync`), the
 newest-frame worker thread (:mod:`~kinpose_ros.ros.frame_queue`), the estimator (anything with
-``skeleton`` and ``process(depth_m, intrinsics, stamp_s, rgb=None) -> FrameResult``, by default
-``kinpose_ros.inference.estimator.PoseEstimator``) and the publishers
+``skeleton`` and ``__call__(depth_m, intrinsics, rgb=None, stamp=None) -> FrameResult``, by
+default ``kinpose_ros.inference.estimator.PoseEstimator``) and the publishers
 (:mod:`~kinpose_ros.ros.pose_outputs`).
 
 Threads: subscription callbacks only check headers, sync and hand the set to the worker (never
@@ -54,15 +54,19 @@ class SyncedFrame:
 
 def estimator_from_params(params: PoseParams) -> Any:
     """The default estimator: ``PoseEstimator`` for ``params.model`` (default: the shipped
-    model) with the node's backend, people and filter settings."""
-    from kinpose_ros.inference.estimator import PoseEstimator  # noqa: PLC0415 - heavy
+    model) with the node's backend, people, tracking and filter settings."""
+    from kinpose_ros.inference.estimator import EstimatorConfig, PoseEstimator  # noqa: PLC0415
     from kinpose_ros.resources import find  # noqa: PLC0415
 
     model = params.model or str(find(DEFAULT_MODEL))
-    f = params.filter
-    return PoseEstimator(model, backend=params.backend, max_people=params.max_people,
-                         filter_enabled=f.enabled, filter_min_cutoff=f.min_cutoff_hz,
-                         filter_beta=f.beta, filter_d_cutoff=f.d_cutoff_hz)
+    f, t = params.filter, params.tracking
+    config = EstimatorConfig(
+        max_people=params.max_people, backend=params.backend, threads=params.threads or None,
+        track_gate_m=t.gate_m, track_max_age_s=t.max_age_s, smoothing=f.enabled,
+        position_min_cutoff_hz=f.position_min_cutoff_hz, position_beta=f.position_beta,
+        angle_min_cutoff_hz=f.angle_min_cutoff_hz, angle_beta=f.angle_beta,
+        derivative_cutoff_hz=f.derivative_cutoff_hz)
+    return PoseEstimator(model, config)
 
 
 class PoseNode(Node):
@@ -140,8 +144,8 @@ class PoseNode(Node):
             except InputError as exc:
                 self.problems.report(exc.kind, str(exc))
         t1 = time.monotonic()
-        result = self.estimator.process(depth, intrinsics, stamp_to_seconds(header.stamp),
-                                        rgb=rgb)
+        result = self.estimator(depth, intrinsics, rgb=rgb,
+                                stamp=stamp_to_seconds(header.stamp))
         t2 = time.monotonic()
         if result.dropped_reason:
             self.problems.report('estimator', f'estimator skipped the frame: '

@@ -40,6 +40,7 @@ def centroid(depth_m: np.ndarray, intr: Intrinsics = INTRINSICS) -> np.ndarray:
 class CentroidEstimator:
     """``process`` -> one person (id ``person_id``) rooted at the depth centroid.
 
+    Called like ``PoseEstimator``: ``estimator(depth_m, intrinsics, rgb=None, stamp=None)``.
     ``delay_s`` simulates a slower network (sleeps in the caller's thread).
     """
 
@@ -53,7 +54,7 @@ class CentroidEstimator:
     def params_at(self, root_xyz) -> np.ndarray:
         return body_params(self.skeleton, root_xyz, yaw=0.3)
 
-    def process(self, depth_m, intrinsics, stamp_s, rgb=None) -> FrameResult:
+    def __call__(self, depth_m, intrinsics, rgb=None, stamp=None) -> FrameResult:
         t0 = time.perf_counter()
         self.calls += 1
         self.last_intrinsics = intrinsics
@@ -65,5 +66,5 @@ class CentroidEstimator:
         if len(pts):
             people.append(pose_result(self.skeleton, self.person_id,
                                       self.params_at(pts.mean(axis=0))))
-        return FrameResult(people=people, stamp=stamp_s,
+        return FrameResult(people=people, stamp=stamp or 0.0,
                            timings_ms={'infer': (time.perf_counter() - t0) * 1e3})

@@ -90,3 +90,9 @@ def test_declared_on_a_node_with_descriptors_and_overrides():
         bad.destroy_node()
     finally:
         rclpy.shutdown(context=ctx)
+
+
+def test_backend_choices_are_the_estimators():
+    from kinpose_ros.inference.backends import BACKEND_KINDS
+    from kinpose_ros.ros.params import BACKENDS
+    assert BACKENDS == BACKEND_KINDS
