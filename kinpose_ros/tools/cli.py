@@ -17,6 +17,8 @@ SUBCOMMANDS = {
     'bench': 'bench',
     'urdf': 'urdf',
     'eval': 'evaluate',
+    'export': 'export',
+    'build-engine': 'build_engine',
 }
 
 

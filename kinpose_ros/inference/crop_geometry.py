@@ -1,0 +1,139 @@
+"""Between the image and the network: person proposals -> crops, network outputs -> camera frame.
+
+``make_crops`` applies a model card's crop rule and normalisation to every proposal of a frame
+(one ``core.depth.crop_depth_batch`` call); ``decode_outputs`` turns the graph's decoded outputs
+back into the camera optical frame (metres) and image pixels, batched over people, following the
+card's decode rule (see ``inference.model_card``). A proposal is anything with ``box_xyxy`` (4,)
+image pixel edges and ``centroid_xyz`` (3,) metres in the camera frame, e.g.
+``core.segmentation.PersonProposal``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kinpose_ros.core.camera import Intrinsics
+from kinpose_ros.core.depth import CropInfo, crop_depth_batch
+from kinpose_ros.inference.model_card import ModelCard
+
+__all__ = ['Decoded', 'crop_boxes', 'decode_outputs', 'make_crops', 'project_points']
+
+
+def crop_boxes(proposals: list, intrinsics: Intrinsics, card: ModelCard) -> np.ndarray:
+    """(N, 4) crop boxes (pixel edges) for the proposals under ``card.crop``.
+
+    'proposal_box': the box grown by ``margin`` x its width/height on each side.
+    'metric_cube': a ``cube_size_m`` square at the centroid's depth, centred on its projection.
+    Aspect fitting to the input size happens in ``crop_depth_batch``.
+    """
+    rule = card.crop
+    if not proposals:
+        return np.zeros((0, 4))
+    if rule.box == 'proposal_box':
+        boxes = np.array([np.asarray(p.box_xyxy, dtype=np.float64) for p in proposals])
+        size = boxes[:, 2:] - boxes[:, :2]
+        grow = rule.margin * size
+        return np.concatenate([boxes[:, :2] - grow, boxes[:, 2:] + grow], axis=1)
+    c = np.array([np.asarray(p.centroid_xyz, dtype=np.float64) for p in proposals])
+    z = np.maximum(c[:, 2], 1e-3)
+    u = intrinsics.fx * c[:, 0] / z + intrinsics.cx + 0.5  # pixel centre -> edge coordinates
+    v = intrinsics.fy * c[:, 1] / z + intrinsics.cy + 0.5
+    hw = 0.5 * rule.cube_size_m * intrinsics.fx / z
+    hh = 0.5 * rule.cube_size_m * intrinsics.fy / z
+    return np.stack([u - hw, v - hh, u + hw, v + hh], axis=1)
+
+
+def make_crops(depth_m: np.ndarray, intrinsics: Intrinsics, proposals: list,
+               card: ModelCard) -> tuple[np.ndarray, list[CropInfo]]:
+    """Crops (N, C, H, W) float32 for the network and their CropInfo, for a depth frame (metres).
+
+    Raises:
+        ValueError: a card whose input has more than one channel (RGB-D crops are not built
+            here yet).
+    """
+    if card.input.channels != 1:
+        raise ValueError(f'model {card.name!r}: input.channels {card.input.channels} - only '
+                         'depth-only (1 channel) models are supported by the estimator')
+    norm = card.input.normalisation
+    h, w = card.input_size
+    if not proposals:
+        return np.zeros((0, 1, h, w), np.float32), []
+    centre = None
+    if norm.center == 'proposal_centroid':
+        centre = np.array([float(p.centroid_xyz[2]) for p in proposals])
+    boxes = crop_boxes(proposals, intrinsics, card)
+    return crop_depth_batch(depth_m, boxes, (w, h), centre, 2.0 * norm.half_range_m,
+                            norm.fill_value)
+
+
+@dataclass
+class Decoded:
+    """Network outputs of N people in the camera optical frame (metres) and image pixels."""
+
+    joints_xyz: np.ndarray          # (N, J, 3)
+    joints_uv: np.ndarray           # (N, J, 2) image pixels
+    confidence: np.ndarray          # (N, J) network confidence (ones when the net has none)
+    centre_xyz: np.ndarray          # (N, 3) crop centre point (box centre at centre depth)
+    root_translation: np.ndarray | None = None  # (N, 3) camera frame (native-angle models)
+    root_rotation: np.ndarray | None = None     # (N, 3, 3) camera <- skeleton root
+    joint_angles: np.ndarray | None = None      # (N, D) radians
+    scale: np.ndarray | None = None             # (N,)
+
+
+def _crop_params(infos: list[CropInfo]) -> tuple[np.ndarray, ...]:
+    """Per crop: affine diagonal (N, 2), offset (N, 2), centre depth (N,), half range (N,)."""
+    A = np.array([ci.to_image_affine() for ci in infos])  # (N, 2, 3)
+    diag = np.stack([A[:, 0, 0], A[:, 1, 1]], axis=1)
+    centre = np.array([ci.center_depth_m for ci in infos])
+    half = np.array([ci.half_range_m for ci in infos])
+    return diag, A[:, :, 2], centre, half
+
+
+def _unproject(uv: np.ndarray, z: np.ndarray, K: Intrinsics) -> np.ndarray:
+    x = (uv[..., 0] - K.cx) / K.fx * z
+    y = (uv[..., 1] - K.cy) / K.fy * z
+    return np.stack([x, y, z], axis=-1)
+
+
+def project_points(xyz: np.ndarray, K: Intrinsics) -> np.ndarray:
+    with np.errstate(divide='ignore', invalid='ignore'):
+        z = np.where(xyz[..., 2] > 0, xyz[..., 2], np.nan)
+        return np.stack([K.fx * xyz[..., 0] / z + K.cx, K.fy * xyz[..., 1] / z + K.cy], axis=-1)
+
+
+def decode_outputs(outputs: dict, infos: list[CropInfo], intrinsics: Intrinsics,
+                   card: ModelCard) -> Decoded:
+    """Backend outputs (batch N = len(infos)) -> camera frame, following ``card.decode``.
+
+    A crop whose centre depth is unknown (no valid pixel) decodes to NaN joints.
+    """
+    n = len(infos)
+    diag, offset, centre_z, half = _crop_params(infos) if n else (
+        np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0))
+    # crop centre pixel in image coordinates: the box centre (edges) minus half a pixel
+    boxes = np.array([ci.box_xyxy for ci in infos]).reshape(n, 4)
+    centre_uv = 0.5 * (boxes[:, :2] + boxes[:, 2:]) - 0.5
+    centre_xyz = _unproject(centre_uv, centre_z, intrinsics)
+
+    def raw(name: str) -> np.ndarray:
+        spec = card.output(name)
+        return np.asarray(outputs[name], dtype=np.float64) / (spec.scale if spec else 1.0)
+
+    if card.decode == 'uvz_crop':
+        uv = raw('uv') * diag[:, None] + offset[:, None]
+        z = raw('z') * half[:, None] + centre_z[:, None]
+        joints = _unproject(uv, z, intrinsics)
+        conf = raw('confidence')
+        out = Decoded(joints, uv, conf, centre_xyz)
+    else:
+        joints = raw('joints') + centre_xyz[:, None]
+        conf = raw('confidence') if 'confidence' in outputs else np.ones(joints.shape[:2])
+        out = Decoded(joints, project_points(joints, intrinsics), conf, centre_xyz)
+    if card.angles == 'native':
+        out.root_translation = raw('root_translation') + centre_xyz
+        out.root_rotation = raw('root_rotation')
+        out.joint_angles = raw('joint_angles')
+        out.scale = raw('scale') if 'scale' in outputs else np.ones(n)
+    out.confidence = np.clip(np.nan_to_num(out.confidence, nan=0.0), 0.0, 1.0)
+    return out
