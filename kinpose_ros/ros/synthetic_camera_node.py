@@ -20,13 +20,17 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import ColorRGBA, Header
+from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
 from kinpose_ros.core.depth import encode_depth
 from kinpose_ros.ros.camera_sources import FileSource, SourceFrame, SynthSource
-from kinpose_ros.ros.conversions import numpy_to_image
+from kinpose_ros.ros.conversions import make_transform_stamped, numpy_to_image, tf_static_qos
 from kinpose_ros.ros.messages import camera_info_message
 from kinpose_ros.ros.params import declare_and_read, param
+
+# (x, y, z, w) rotation base (x forward, y left, z up) <- optical (x right, y down, z forward)
+OPTICAL_IN_BASE = (-0.5, 0.5, -0.5, 0.5)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class CameraParams:
     max_frames: int = param(0, 'stop after publishing this many (0 = never)',
                             range=(0, 2**31 - 1))
     frame_id: str = param('camera_depth_optical_frame', 'frame_id of every message')
+    base_frame: str = param('camera_link', 'publish the static transform base_frame -> frame_id '
+                            '(REP-103: optical z forward = base x forward) on /tf_static, as '
+                            'camera drivers do; empty = none')
     encoding: str = param('16UC1', 'depth encoding', choices=('16UC1', '32FC1'))
     publish_rgb: bool = param(False, 'also publish RGB (synth source with rgb)')
     topics: CameraTopics = CameraTopics()
@@ -121,6 +128,12 @@ class SyntheticCameraNode(Node):
         self._rgb = self.create_publisher(Image, p.topics.rgb, qos_profile_sensor_data) \
             if p.publish_rgb else None
         self._truth = self.create_publisher(MarkerArray, p.topics.ground_truth, 10)
+        self._static = None
+        if p.base_frame:
+            self._static = self.create_publisher(TFMessage, '/tf_static', tf_static_qos())
+            self._static.publish(TFMessage(transforms=[make_transform_stamped(
+                self.get_clock().now().to_msg(), p.base_frame, p.frame_id, [0.0, 0.0, 0.0],
+                OPTICAL_IN_BASE)]))
         self._cache: dict[int, tuple] = {}
         self.published = 0
         self.done = False
