@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     'eval': 'evaluate',
     'export': 'export',
     'build-engine': 'build_engine',
+    'train': 'train',
 }
 
 

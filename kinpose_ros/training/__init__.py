@@ -1,0 +1,1 @@
+"""Training: configs, data sources, crops and targets, the loop, checkpoints, evaluation."""
