@@ -1,0 +1,368 @@
+"""PoseEstimator: a depth frame in, the tracked people's 3-D poses out (what the node runs).
+
+Stages (``FrameResult.timings_ms`` keys, plus 'total'):
+  * segment: person proposals from the depth frame (``core.segmentation.PersonSegmenter``, or
+    proposals passed in), at most ``max_people``, nearest first;
+  * crop: one ``core.depth.crop_depth_batch`` call under the card's crop rule and normalisation;
+  * infer: one backend call for all people;
+  * decode: network outputs -> camera optical frame (metres), and a per-joint confidence;
+  * angles: native root pose and joint angles (kinematic models), or an IK fit
+    (``core.ik``, per-person scale, weights = confidence, warm start from the track's last fit);
+  * filter: id tracking on proposal centroids and One-Euro smoothing of joints, root pose, angles
+    and scale; velocities are finite differences of the smoothed angles over the frame stamps.
+Joint transforms (camera <- joint frame) come from forward kinematics of the smoothed parameters.
+
+Confidence (0..1 per joint) = network confidence x agreement with the depth surface x (joint
+models) IK agreement. The surface term compares the joint's depth with the measured depth at its
+pixel: a joint in front of the visible surface is impossible (factor falls to 0 over
+``surface_tolerance_m``), one far behind it is occluded (``occluded_factor``), one outside the
+image or on an invalid pixel is unverified (``unverified_factor``). Frames unlike the training
+data thus give low confidences instead of confident garbage.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kinpose_ros.core.camera import Intrinsics
+from kinpose_ros.core.filters import OneEuroFilter, Tracker, orthonormalise_rotation
+from kinpose_ros.core.ik import pack_tables
+from kinpose_ros.core.kinematics import KinematicTables, forward_kinematics_np
+from kinpose_ros.inference.crop_geometry import Decoded, decode_outputs, make_crops, project_points
+from kinpose_ros.inference.model_card import ModelCard
+from kinpose_ros.inference.types import FrameResult, PoseResult
+
+__all__ = ['STAGES', 'EstimatorConfig', 'PoseEstimator']
+
+log = logging.getLogger('kinpose_ros.inference')
+STAGES = ('segment', 'crop', 'infer', 'decode', 'angles', 'filter')
+
+
+@dataclass
+class EstimatorConfig:
+    """Tunable behaviour of ``PoseEstimator`` (units in the names; defaults for bodies)."""
+
+    max_people: int = 4
+    min_proposal_score: float = 0.0
+    backend: str = 'auto'                 # see backends.BACKEND_KINDS
+    threads: int | None = None            # CPU threads of the backend
+    ik_max_iterations: int = 15
+    ik_restarts: int = 0                  # warm starts keep fits continuous; restarts cost time
+    ik_restart_threshold_m: float = 0.05
+    ik_threads: int = 1                   # numba threads for IK (1 is fastest for a few people)
+    ik_residual_scale_m: float = 0.08     # IK confidence factor exp(-(residual / scale)^2)
+    surface_tolerance_m: float = 0.12     # joint allowed this far in front of the surface
+    occluded_behind_m: float = 0.4        # farther behind the surface than this = occluded
+    occluded_factor: float = 0.5
+    unverified_factor: float = 0.5
+    track_gate_m: float = 0.6
+    track_max_age_s: float = 0.5
+    smoothing: bool = True
+    position_min_cutoff_hz: float = 1.5
+    position_beta: float = 0.5
+    angle_min_cutoff_hz: float = 1.5
+    angle_beta: float = 0.3
+    derivative_cutoff_hz: float = 1.0
+    nominal_dt_s: float = 1 / 30
+
+    def __post_init__(self) -> None:
+        if self.max_people < 0 or self.ik_threads < 1:
+            raise ValueError(f'EstimatorConfig: max_people >= 0 and ik_threads >= 1 expected, '
+                             f'got {self.max_people}, {self.ik_threads}')
+
+
+class PoseEstimator:
+    """Depth frame + intrinsics -> ``FrameResult`` with tracked ``PoseResult`` people.
+
+    Args:
+        model: a ``ModelCard`` or the path of a card (.json) or its ONNX file.
+        config: ``EstimatorConfig``.
+        backend: a backend instance, or a kind for ``backends.create_backend`` (default:
+            ``config.backend``).
+        checkpoint: training checkpoint, needed only by the PyTorch backend.
+        segmenter: object with ``segment(depth_m, intrinsics) -> list of proposals``; default
+            ``core.segmentation.PersonSegmenter()`` created on first use.
+        warm_up: run the backend and compile/load the IK kernels now (numba compiles on the
+            first run after install, about a minute, then loads from its cache) so that the
+            first frame is not slow.
+    """
+
+    def __init__(self, model: ModelCard | str | Path, config: EstimatorConfig | None = None,
+                 backend=None, checkpoint: str | Path | None = None, segmenter=None,
+                 warm_up: bool = True) -> None:
+        from kinpose_ros.inference.backends import create_backend  # noqa: PLC0415
+
+        self.config = config or EstimatorConfig()
+        self.card = model if isinstance(model, ModelCard) else ModelCard.load(model)
+        self.skeleton = self.card.load_skeleton()
+        self.tables = KinematicTables.of(self.skeleton)
+        self._packed = pack_tables(self.skeleton)
+        self.backend = create_backend(self.card, backend or self.config.backend,
+                                      checkpoint=checkpoint, threads=self.config.threads)
+        self.segmenter = segmenter
+        self.tracker = Tracker(self.config.track_gate_m, self.config.track_max_age_s)
+        self._ik = None
+        if self.card.angles == 'ik':
+            from kinpose_ros.core.ik import InverseKinematics  # noqa: PLC0415
+
+            self._ik = InverseKinematics(self.skeleton, self.config.ik_max_iterations,
+                                         restarts=self.config.ik_restarts,
+                                         restart_threshold=self.config.ik_restart_threshold_m)
+        if warm_up:
+            self.warm_up()
+
+    # ---- public ----------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """One backend call and one cold + one warm IK fit on the rest pose."""
+        c, h, w = self.card.input.channels, *self.card.input_size
+        self.backend(np.zeros((1, c, h, w), np.float32))
+        if self._ik is not None:
+            rest, _ = forward_kinematics_np(self.tables, np.zeros((1, self.skeleton.num_params)))
+            rest[..., 2] += 3.0
+            first = self._solve_ik(rest, np.ones(rest.shape[:2]), None)
+            self._solve_ik(rest, np.ones(rest.shape[:2]), first)
+
+    def reset(self) -> None:
+        """Forget all tracks (ids restart from 0)."""
+        self.tracker.reset()
+
+    def __call__(self, depth_m: np.ndarray, intrinsics: Intrinsics, rgb: np.ndarray | None = None,
+                 stamp: float | None = None, proposals: list | None = None) -> FrameResult:
+        """Estimate the poses in one frame.
+
+        Args:
+            depth_m: (H, W) float depth in metres, NaN (or <= 0) = invalid, matching
+                ``intrinsics``' size.
+            intrinsics: the depth camera.
+            rgb: (H, W, 3) registered colour image; accepted for RGB-D models (unused by
+                depth-only ones).
+            stamp: frame time in seconds (drives smoothing, velocities and track ageing);
+                default: the monotonic clock.
+            proposals: person proposals to use instead of running the segmenter.
+
+        Raises:
+            ValueError: depth of the wrong shape, dtype or size for the intrinsics.
+        """
+        t_start = time.perf_counter()
+        depth_m = self._check_depth(depth_m, intrinsics, rgb)
+        stamp = time.monotonic() if stamp is None else float(stamp)
+        timings = dict.fromkeys(STAGES, 0.0)
+        if not np.any(depth_m > 0):  # NaN compares False
+            self.tracker.expire(stamp)
+            timings['total'] = (time.perf_counter() - t_start) * 1e3
+            return FrameResult([], timings, stamp, 'no valid depth pixel in the frame')
+        t = time.perf_counter()
+        props = self._proposals(depth_m, intrinsics, proposals)
+        t = _lap(timings, 'segment', t)
+        crops, infos = make_crops(depth_m, intrinsics, props, self.card)
+        keep = [i for i, ci in enumerate(infos) if np.isfinite(ci.center_depth_m)]
+        if len(keep) < len(infos):  # no valid pixel in the crop: nothing to estimate from
+            crops, infos, props = crops[keep], [infos[i] for i in keep], [props[i] for i in keep]
+        t = _lap(timings, 'crop', t)
+        if not props:
+            self.tracker.expire(stamp)
+            timings['total'] = (time.perf_counter() - t_start) * 1e3
+            return FrameResult([], timings, stamp, '')
+        outputs = self.backend(crops)
+        t = _lap(timings, 'infer', t)
+        dec = decode_outputs(outputs, infos, intrinsics, self.card)
+        surface = self._surface_factor(dec, depth_m)
+        t = _lap(timings, 'decode', t)
+        tracks = self.tracker.update(np.array([p.centroid_xyz for p in props]), stamp)
+        t = _lap(timings, 'filter', t)
+        fit = self._angles(dec, surface, tracks)
+        t = _lap(timings, 'angles', t)
+        people = self._assemble(dec, fit, surface, props, tracks, stamp, intrinsics)
+        _lap(timings, 'filter', t)
+        timings['total'] = (time.perf_counter() - t_start) * 1e3
+        return FrameResult(people, timings, stamp, '')
+
+    # ---- stages ----------------------------------------------------------------------------
+    def _check_depth(self, depth_m: np.ndarray, intrinsics: Intrinsics, rgb) -> np.ndarray:
+        depth_m = np.asarray(depth_m)
+        if depth_m.ndim != 2 or depth_m.shape != (intrinsics.height, intrinsics.width):
+            raise ValueError(f'depth_m: expected shape (H, W) = ({intrinsics.height}, '
+                             f'{intrinsics.width}) matching the intrinsics, got {depth_m.shape}')
+        if not np.issubdtype(depth_m.dtype, np.floating):
+            raise ValueError(f'depth_m: expected float metres (NaN = invalid), got '
+                             f'{depth_m.dtype}; convert raw images with core.depth.decode_depth')
+        if rgb is not None and np.shape(rgb)[:2] != depth_m.shape:
+            raise ValueError(f'rgb: expected ({depth_m.shape[0]}, {depth_m.shape[1]}, 3) '
+                             f'registered to the depth image, got {np.shape(rgb)}')
+        return depth_m
+
+    def _proposals(self, depth_m: np.ndarray, intrinsics: Intrinsics, proposals) -> list:
+        if proposals is None:
+            if self.segmenter is None:
+                try:
+                    from kinpose_ros.core.segmentation import PersonSegmenter  # noqa: PLC0415
+                except ImportError as exc:
+                    raise RuntimeError('no person segmenter: core.segmentation is not '
+                                       'available; pass proposals= or segmenter=') from exc
+                self.segmenter = PersonSegmenter()
+            proposals = self.segmenter.segment(depth_m, intrinsics)
+        props = [p for p in proposals if float(getattr(p, 'score', 1.0))
+                 >= self.config.min_proposal_score]
+        props.sort(key=lambda p: float(np.linalg.norm(p.centroid_xyz)))
+        return props[:self.config.max_people]
+
+    def _surface_factor(self, dec: Decoded, depth_m: np.ndarray) -> np.ndarray:
+        """(N, J) agreement of each joint with the measured surface (module docstring)."""
+        cfg = self.config
+        H, W = depth_m.shape
+        u = np.floor(dec.joints_uv[..., 0] + 0.5)
+        v = np.floor(dec.joints_uv[..., 1] + 0.5)
+        inside = (u >= 0) & (u < W) & (v >= 0) & (v < H)  # NaN: outside
+        flat = np.where(inside, v * W + u, 0).astype(np.int64)
+        surf = np.where(inside, depth_m.reshape(-1)[flat], np.nan)
+        ahead = surf - dec.joints_xyz[..., 2]  # > 0: joint in front of the visible surface
+        with np.errstate(invalid='ignore'):
+            f = np.exp(-np.square(np.maximum(ahead, 0.0) / cfg.surface_tolerance_m))
+            f = np.where(ahead < -cfg.occluded_behind_m, cfg.occluded_factor, f)
+            f = np.where(surf > 0, f, cfg.unverified_factor)  # NaN surface: unverified
+        return np.where(np.isnan(dec.joints_xyz[..., 2]), 0.0, f)
+
+    def _solve_ik(self, targets: np.ndarray, weights: np.ndarray, init):
+        import numba  # noqa: PLC0415
+
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(self.config.ik_threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            return self._ik.solve(targets, weights, fit_scale=True, init=init)
+        finally:
+            numba.set_num_threads(before)
+
+    def _angles(self, dec: Decoded, surface: np.ndarray, tracks: list) -> dict:
+        """Root pose, angles, scale (N, ...) and per-joint IK residual (NaN for native)."""
+        n, J = dec.joints_xyz.shape[:2]
+        if self.card.angles == 'native':
+            return {'t': dec.root_translation, 'R': dec.root_rotation, 'angles':
+                    dec.joint_angles, 'scale': dec.scale, 'residual': np.full((n, J), np.nan)}
+        weights = np.maximum(dec.confidence * surface, 1e-3)
+        out = {'t': np.zeros((n, 3)), 'R': np.tile(np.eye(3), (n, 1, 1)),
+               'angles': np.zeros((n, self.skeleton.num_dofs)), 'scale': np.ones(n),
+               'residual': np.full((n, J), np.nan)}
+        warm = [i for i in range(n) if tracks[i] is not None and 'ik' in tracks[i].state]
+        cold = [i for i in range(n) if i not in warm]
+        for group, use_init in ((warm, True), (cold, False)):
+            if not group:
+                continue
+            init = _stack_fits([tracks[i].state['ik'] for i in group]) if use_init else None
+            res = self._solve_ik(dec.joints_xyz[group], weights[group], init)
+            out['t'][group], out['R'][group] = res.root_translation, res.root_rotation
+            out['angles'][group], out['scale'][group] = res.joint_angles, res.scale
+            out['residual'][group] = res.residual
+            for k, i in enumerate(group):
+                if tracks[i] is not None:
+                    tracks[i].state['ik'] = (res.root_translation[k], res.root_rotation[k],
+                                             res.joint_angles[k], res.scale[k])
+        return out
+
+    def _smoother(self, track) -> OneEuroFilter:
+        cfg = self.config
+        if 'filter' not in track.state:
+            J, D = self.skeleton.num_joints, self.skeleton.num_dofs
+            n_pos = 3 * J + 3 + 9 + 1
+            mc = np.r_[np.full(n_pos, cfg.position_min_cutoff_hz),
+                       np.full(D, cfg.angle_min_cutoff_hz)]
+            beta = np.r_[np.full(n_pos, cfg.position_beta), np.full(D, cfg.angle_beta)]
+            track.state['filter'] = OneEuroFilter(mc, beta, cfg.derivative_cutoff_hz,
+                                                  cfg.nominal_dt_s)
+        return track.state['filter']
+
+    def _assemble(self, dec: Decoded, fit: dict, surface: np.ndarray, props: list, tracks: list,
+                  stamp: float, intrinsics: Intrinsics) -> list[PoseResult]:
+        n, J = dec.joints_xyz.shape[:2]
+        D = self.skeleton.num_dofs
+        joints = np.where(np.isfinite(dec.joints_xyz), dec.joints_xyz, np.nan)
+        states = np.concatenate([joints.reshape(n, -1), fit['t'], fit['R'].reshape(n, 9),
+                                 fit['scale'][:, None], fit['angles']], axis=1)
+        velocities = np.zeros((n, D))
+        for i, track in enumerate(tracks):
+            if track is None or not self.config.smoothing:
+                continue
+            f = self._smoother(track)
+            prev = f.value
+            prev_t = track.state.get('stamp')
+            states[i] = f(states[i], stamp)
+            if prev is not None and prev_t is not None:
+                dt = stamp - prev_t if stamp > prev_t else self.config.nominal_dt_s
+                velocities[i] = (states[i, -D:] - prev[-D:]) / dt
+            track.state['stamp'] = stamp
+        joints = states[:, :3 * J].reshape(n, J, 3)
+        t = states[:, 3 * J:3 * J + 3]
+        R = orthonormalise_rotation(states[:, 3 * J + 3:3 * J + 12].reshape(n, 3, 3))
+        scale = states[:, 3 * J + 12]
+        angles = states[:, -D:]
+        fk_joints, transforms = self._forward_kinematics(t, R, angles, scale)
+        joints = np.where(np.isfinite(joints), joints, fk_joints)
+        conf = self._confidence(dec, fit, surface)
+        root = np.tile(np.eye(4), (n, 1, 1))
+        root[:, :3, :3], root[:, :3, 3] = R, t
+        uv = project_points(joints, intrinsics)
+        people = []
+        for i in range(n):
+            residual = fit['residual'][i]
+            people.append(PoseResult(
+                person_id=tracks[i].track_id if tracks[i] is not None else -1,
+                joints_xyz=joints[i], confidence=conf[i], joints_uv=uv[i],
+                joint_transforms=transforms[i], joint_angles=angles[i],
+                joint_velocities=velocities[i], root_transform=root[i],
+                scale=float(scale[i]), box_xyxy=np.asarray(props[i].box_xyxy, dtype=float),
+                score=float(np.mean(conf[i]) * float(getattr(props[i], 'score', 1.0))),
+                ik_residual_m=float(np.nanmean(residual)) if np.isfinite(residual).any()
+                else float('nan')))
+        people.sort(key=lambda p: float(p.root_transform[2, 3]))
+        return people
+
+    def _forward_kinematics(self, t: np.ndarray, R: np.ndarray, angles: np.ndarray,
+                            scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints (n, J, 3) and transforms (n, J, 4, 4), camera <- joint frame.
+
+        Uses the IK's compiled single-sample FK: a few microseconds per person, against a few
+        hundred for the batched numpy FK at batch sizes this small.
+        """
+        from kinpose_ros.core import ik_kernels  # noqa: PLC0415
+
+        parent, offset, dof_start, dof_count, dof_idx, dof_sign = self._packed[:6]
+        kp = self._packed[8]
+        F, D = len(parent), self.skeleton.num_dofs
+        G_R, G_t = np.empty((F, 3, 3)), np.empty((F, 3))
+        omega, origin = np.empty((D, 3)), np.empty((D, 3))
+        n = len(t)
+        T = np.zeros((n, len(kp), 4, 4))
+        T[:, :, 3, 3] = 1.0
+        for i in range(n):
+            ik_kernels.fk(np.ascontiguousarray(t[i]), np.ascontiguousarray(R[i]),
+                          np.ascontiguousarray(angles[i]), float(scale[i]), parent, offset,
+                          dof_start, dof_count, dof_idx, dof_sign, G_R, G_t, omega, origin)
+            T[i, :, :3, :3], T[i, :, :3, 3] = G_R[kp], G_t[kp]
+        return T[:, :, :3, 3].copy(), T
+
+    def _confidence(self, dec: Decoded, fit: dict, surface: np.ndarray) -> np.ndarray:
+        """(N, J) network confidence x surface agreement x IK agreement."""
+        conf = dec.confidence * surface
+        res = np.nan_to_num(fit['residual'], nan=0.0)  # no residual (native angles): factor 1
+        return np.clip(conf * np.exp(-np.square(res / self.config.ik_residual_scale_m)), 0.0, 1.0)
+
+
+def _lap(timings: dict, stage: str, t0: float) -> float:
+    now = time.perf_counter()
+    timings[stage] += (now - t0) * 1e3
+    return now
+
+
+def _stack_fits(fits: list):
+    """Per-track (t, R, angles, scale) -> an IKResult-like warm start for ``solve(init=...)``."""
+    from kinpose_ros.core.ik import IKResult  # noqa: PLC0415
+
+    t, R, a, s = (np.array(x) for x in zip(*fits))
+    B = len(fits)
+    return IKResult(params=np.zeros((B, 0)), root_translation=t, root_rotation=R,
+                    joint_angles=a, scale=s, joints=np.zeros((B, 0, 3)),
+                    residual=np.zeros((B, 0)), iterations=np.zeros(B, np.int64),
+                    status=np.zeros(B, np.int64))
