@@ -16,6 +16,7 @@ import colorsys
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from builtin_interfaces.msg import Duration
@@ -35,8 +36,8 @@ from kinpose_ros.ros.conversions import make_transform_stamped
 from kinpose_ros.ros.person_frames import FrameNaming, SkeletonFrames, relative_transforms
 
 __all__ = [
-    'MarkerStyle', 'PoseMessages', 'camera_info_message', 'diagnostics_message', 'person_colour',
-    'rename_urdf_links', 'stamp_to_seconds', 'urdf_message',
+    'FrameMessages', 'MarkerStyle', 'PoseMessages', 'camera_info_message', 'diagnostics_message',
+    'frame_messages', 'person_colour', 'rename_urdf_links', 'stamp_to_seconds', 'urdf_message',
 ]
 
 _GOLDEN = 0.618033988749895
@@ -225,6 +226,39 @@ class PoseMessages:
         if person_id is not None and self.naming.rep155:
             text = rename_urdf_links(text, lambda link: self.naming.frame(person_id, link))
         return String(data=text)
+
+
+@dataclass
+class FrameMessages:
+    """Everything one input frame produces (None / empty where disabled or nothing to say)."""
+
+    tf: TFMessage | None
+    skipped: list                 # (person_id, reason) left out of TF
+    joint_states: list            # (person_id, JointState)
+    markers: MarkerArray | None
+    shown_ids: set                # ids with markers after this frame
+    gone_ids: list                # ids that left with this frame
+
+
+def frame_messages(builder: PoseMessages, people: Sequence[PoseResult], header: Header,
+                   shown_ids: set, first: bool, tf: bool = True, joint_states: bool = True,
+                   markers: bool = True) -> FrameMessages:
+    """The messages of one frame, given the ids shown so far (markers of people who left are
+    deleted; ``first`` adds a DELETEALL). No TF or JointState when nobody is there."""
+    tf_msg, skipped, states = None, [], []
+    if tf and people:
+        tf_msg, skipped = builder.tf_message(people, header)
+    if joint_states:
+        for person in people:
+            msg = builder.joint_state(person, header)
+            if msg is not None:
+                states.append((int(person.person_id), msg))
+    ids = {int(p.person_id) for p in people}
+    gone = sorted(set(shown_ids) - ids)
+    marker_msg = None
+    if markers and (people or gone or first):
+        marker_msg = builder.markers(people, header, gone, delete_all=first)
+    return FrameMessages(tf_msg, skipped, states, marker_msg, ids, gone)
 
 
 def rename_urdf_links(urdf: str, rename) -> str:

@@ -36,7 +36,7 @@ from kinpose_ros.core.camera import Intrinsics
 from kinpose_ros.core.skeleton import Skeleton
 from kinpose_ros.inference.types import FrameResult
 from kinpose_ros.ros.conversions import TfPublisher, numpy_to_image
-from kinpose_ros.ros.messages import MarkerStyle, PoseMessages
+from kinpose_ros.ros.messages import MarkerStyle, PoseMessages, frame_messages
 from kinpose_ros.ros.overlay import colourise_depth, draw_people
 from kinpose_ros.ros.params import PoseParams
 from kinpose_ros.ros.person_frames import FrameNaming
@@ -83,34 +83,28 @@ class PoseOutputs:
         invalid (tf2 would have dropped them).
         """
         people = list(result.people)
-        skipped: list = []
-        if self._tf is not None and people:
-            tf, skipped = self.builder.tf_message(people, header)
-            if tf.transforms:
-                self._tf.sendTransform(tf.transforms)
-        if self._joint_states is not None or self.naming.rep155:
-            for person in people:
-                msg = self.builder.joint_state(person, header)
-                if msg is None:
-                    continue
-                if self._joint_states is not None:
-                    self._joint_states.publish(msg)
-                if self.naming.rep155:
-                    self._body_publishers(int(person.person_id))[0].publish(msg)
-        ids = {int(p.person_id) for p in people}
-        gone = sorted(self._shown - ids)
-        if self._markers is not None and (people or gone or self._first_markers):
-            self._markers.publish(self.builder.markers(people, header, gone,
-                                                       delete_all=self._first_markers))
+        out = frame_messages(self.builder, people, header, self._shown, self._first_markers,
+                             tf=self._tf is not None,
+                             joint_states=self._joint_states is not None or self.naming.rep155,
+                             markers=self._markers is not None)
+        if out.tf is not None and out.tf.transforms:
+            self._tf.sendTransform(out.tf.transforms)
+        for pid, msg in out.joint_states:
+            if self._joint_states is not None:
+                self._joint_states.publish(msg)
+            if self.naming.rep155:
+                self._body_publishers(pid)[0].publish(msg)
+        if out.markers is not None:
+            self._markers.publish(out.markers)
             self._first_markers = False
-        for pid in gone:
+        for pid in out.gone_ids:
             self._drop_body(pid)
-        self._shown = ids
+        self._shown = out.shown_ids
         if self._overlay is not None and depth_m is not None and intrinsics is not None:
             background = rgb if rgb is not None else colourise_depth(depth_m)
             img = draw_people(background, people, self.builder.skeleton.bones, intrinsics)
             self._overlay.publish(numpy_to_image(img, 'rgb8', header))
-        return skipped
+        return out.skipped
 
     def publish_diagnostics(self, msg: DiagnosticArray) -> None:
         if self._diagnostics is not None:
