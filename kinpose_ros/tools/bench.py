@@ -14,6 +14,7 @@ import numpy as np
 # target -> 'module:function'; each function takes the parsed args and returns a dict
 TARGETS = {
     'ik': 'kinpose_ros.tools.bench:benchmark_ik',
+    'pipeline': 'kinpose_ros.tools.bench_pipeline:benchmark_pipeline',
 }
 
 
@@ -29,6 +30,10 @@ def add_parser(subparsers, name: str) -> None:
     p.add_argument('--backend', default='auto', help='inference backend (pipeline, node)')
     p.add_argument('--frames', type=int, default=None, help='frames to measure (default: '
                    'the target decides)')
+    p.add_argument('--model', default=None, help='model card/ONNX for pipeline (default: '
+                   'models/a2j_body15, else a random-weight A2J)')
+    p.add_argument('--checkpoint', default=None, help='checkpoint for --backend torch')
+    p.add_argument('--threads', type=int, default=None, help='CPU threads of the backend')
     p.set_defaults(func=run)
 
 
