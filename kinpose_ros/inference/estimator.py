@@ -50,6 +50,9 @@ class EstimatorConfig:
     min_proposal_score: float = 0.0
     backend: str = 'auto'                 # see backends.BACKEND_KINDS
     threads: int | None = None            # CPU threads of the backend
+    engine_precision: str = 'fp16'        # TensorRT: fp32 | fp16 | int8
+    engine_cache_dir: str | None = None   # TensorRT cache (None: engine_cache.default_cache_dir)
+    engine_rebuild: bool = False          # TensorRT: rebuild a mismatching engine, not raise
     ik_max_iterations: int = 15
     ik_restarts: int = 0                  # warm starts keep fits continuous; restarts cost time
     ik_restart_threshold_m: float = 0.05
@@ -101,8 +104,11 @@ class PoseEstimator:
         self.skeleton = self.card.load_skeleton()
         self.tables = KinematicTables.of(self.skeleton)
         self._packed = pack_tables(self.skeleton)
-        self.backend = create_backend(self.card, backend or self.config.backend,
-                                      checkpoint=checkpoint, threads=self.config.threads)
+        cfg = self.config
+        engine = {'precision': cfg.engine_precision, 'cache_dir': cfg.engine_cache_dir,
+                  'rebuild': cfg.engine_rebuild, 'max_batch': max(1, cfg.max_people)}
+        self.backend = create_backend(self.card, backend or cfg.backend, checkpoint=checkpoint,
+                                      threads=cfg.threads, engine_options=engine)
         self.segmenter = segmenter
         self.tracker = Tracker(self.config.track_gate_m, self.config.track_max_age_s)
         self._ik = None

@@ -206,3 +206,20 @@ def test_segmenter_path(small_models):
     result = est(frame.depth_m, K, stamp=0.0)
     assert len(result.people) == 1
     assert result.timings_ms['segment'] > 0
+
+
+def test_partial_person_at_the_image_border(small_models):
+    """Half a person in view: all joints are estimated, those outside the image are flagged as
+    unverified (confidence <= 0.5) while those on visible depth keep a high confidence."""
+    card = ModelCard.load(small_models['a2j']['card'])
+    oracle = OracleBackend(card)
+    est = PoseEstimator(card, backend=oracle)
+    frame = sample_frame(K, people([(-1.75, 2.6, 0.0)]), SK, seed=5)
+    assert len(frame.proposals) == 1
+    oracle.frame, oracle.props = frame, frame.proposals
+    p = est(frame.depth_m, K, stamp=0.0, proposals=frame.proposals).people[0]
+    outside = p.joints_uv[:, 0] < 0
+    assert 0 < outside.sum() < 15
+    np.testing.assert_allclose(p.joints_xyz, frame.joints_xyz[0], atol=1e-4)
+    assert np.all(p.confidence[outside] <= 0.5)
+    assert p.confidence[~outside].mean() > 0.7
