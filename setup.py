@@ -31,7 +31,7 @@ EXTRAS = {
     # export and the ONNX Runtime backend
     'onnx': ['onnx>=1.16', 'onnxruntime>=1.18'],
     # bag replay without ROS
-    'bag': ['rosbags>=0.10'],
+    'bag': ['rosbags>=0.10', 'tqdm>=4.60'],
     # lint and tests
     'dev': ['pytest>=7', 'ruff>=0.5', 'colcon-core', 'colcon-ros', 'colcon-python-setup-py'],
     # ROS 2 Kilted from PyPI: only for machines without a sourced ROS install

@@ -14,6 +14,7 @@ import numpy as np
 # target -> 'module:function'; each function takes the parsed args and returns a dict
 TARGETS = {
     'ik': 'kinpose_ros.tools.bench:benchmark_ik',
+    'node': 'kinpose_ros.tools.bench_node:benchmark_node',
     'pipeline': 'kinpose_ros.tools.bench_pipeline:benchmark_pipeline',
 }
 

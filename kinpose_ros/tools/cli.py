@@ -14,6 +14,8 @@ import sys
 
 # subcommand name -> module under kinpose_ros.tools
 SUBCOMMANDS = {
+    'bag': 'bag',
+    'demo': 'demo',
     'bench': 'bench',
     'urdf': 'urdf',
     'eval': 'evaluate',
