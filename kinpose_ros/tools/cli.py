@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     'export': 'export',
     'build-engine': 'build_engine',
     'train': 'train',
+    'synth': 'synth',
 }
 
 

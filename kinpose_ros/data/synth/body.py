@@ -8,8 +8,9 @@ Conventions
   zero pose (standing, arms down) with the root joint (``torso``) at the origin. Mesh ``k`` matches
   the skeleton at global scale ``scales[k]``: the FK joints at that scale lie at the body's joints.
 * Skinning: each vertex follows up to 4 skeleton frames; a frame with global rotation ``R_f`` and
-  position ``t_f`` (from :func:`forward_kinematics_np` with ``all_frames=True``) moves a rest vertex
-  ``v`` to ``R_f @ (v - p_f) + t_f`` where ``p_f`` is the frame's rest position at the body's scale.
+  position ``t_f`` (from :func:`forward_kinematics_np` with ``all_frames=True``) moves a rest
+  vertex ``v`` to ``R_f @ (v - p_f) + t_f``, ``p_f`` being the frame's rest position at the
+  body's scale.
 * A sampled :class:`BodyShape` is a blend of two asset shapes, a small uniform size jitter (the
   skeleton scale follows) and clothing/hair volume as offsets along the vertex normals per region.
 """
@@ -102,11 +103,18 @@ class BodyModel:
             verts = verts + normals * offsets[:, None]
         return BodyShape(verts * size, float(scale), self.region)
 
-    def frame_transforms(self, params: np.ndarray, scale: float) -> tuple:
-        """FK of one parameter vector (P,) -> rotations (F, 3, 3), positions (F, 3)."""
-        _, T = forward_kinematics_np(self.tables, params[None], scale=np.array([scale]),
-                                     all_frames=True)
-        return T[0, :, :3, :3], T[0, :, :3, 3]
+    def frame_transforms(self, root_rotation: np.ndarray, root_translation: np.ndarray,
+                         angles: np.ndarray, scale: float) -> tuple:
+        """FK of one pose -> global rotations (F, 3, 3) and positions (F, 3) of every frame.
+
+        Same result as :func:`forward_kinematics_np` (``all_frames=True``) for the parameter
+        vector ``[root_translation, axis_angle(root_rotation), angles]`` at ``scale``, compiled
+        for one pose (tens of microseconds less per body).
+        """
+        t = self.tables
+        return _fk(np.asarray(root_rotation, np.float64), np.asarray(root_translation, np.float64),
+                   np.asarray(angles, np.float64), self.skeleton.frame_parents,
+                   t.offsets * scale, t.frame_dofs, t.dof_axis)
 
     def pose(self, shape: BodyShape, rotations: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Skin a body: frame rotations (F, 3, 3) and positions (F, 3) -> vertices (V, 3).
@@ -147,3 +155,51 @@ def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     for k in range(3):
         np.add.at(n, faces[:, k], fn)
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+@numba.njit(cache=True, fastmath=True)
+def _fk(root_R, root_t, angles, parents, offsets, frame_dofs, dof_axis):
+    """Forward kinematics of one pose (see :mod:`kinpose_ros.core.skeleton` for the chain)."""
+    F, M = frame_dofs.shape
+    D = dof_axis.shape[0]
+    GR = np.empty((F, 3, 3))
+    Gt = np.empty((F, 3))
+    for f in range(F):
+        L = np.eye(3)
+        for m in range(M):
+            d = frame_dofs[f, m]
+            if d >= D:
+                break
+            L = _mm(L, _rodrigues(dof_axis[d], angles[d]))
+        if f == 0:
+            GR[0] = _mm(root_R, L)
+            Gt[0] = root_t
+        else:
+            p = parents[f]
+            GR[f] = _mm(GR[p], L)
+            for i in range(3):
+                Gt[f, i] = GR[p, i, 0] * offsets[f, 0] + GR[p, i, 1] * offsets[f, 1] + \
+                    GR[p, i, 2] * offsets[f, 2] + Gt[p, i]
+    return GR, Gt
+
+
+@numba.njit(cache=True, fastmath=True, inline='always')
+def _mm(A, B):
+    C = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            C[i, j] = A[i, 0] * B[0, j] + A[i, 1] * B[1, j] + A[i, 2] * B[2, j]
+    return C
+
+
+@numba.njit(cache=True, fastmath=True, inline='always')
+def _rodrigues(axis, angle):
+    """Rotation (3, 3) by ``angle`` about the unit ``axis``."""
+    x, y, z = axis[0], axis[1], axis[2]
+    c, s = np.cos(angle), np.sin(angle)
+    C = 1.0 - c
+    R = np.empty((3, 3))
+    R[0, 0], R[0, 1], R[0, 2] = c + x * x * C, x * y * C - z * s, x * z * C + y * s
+    R[1, 0], R[1, 1], R[1, 2] = y * x * C + z * s, c + y * y * C, y * z * C - x * s
+    R[2, 0], R[2, 1], R[2, 2] = z * x * C - y * s, z * y * C + x * s, c + z * z * C
+    return R

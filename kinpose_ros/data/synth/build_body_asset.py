@@ -157,7 +157,8 @@ def anny_keypoints(sk: Skeleton, labels: list, heads: np.ndarray, verts: np.ndar
 
     Hips, knees, ankles ('foot'), shoulders, elbows: anny bone heads; hand: midway between the
     wrist and the middle-finger base; neck: above the shoulder midpoint as in the skeleton;
-    head: centre of the bounding box of the head-bone vertices; torso: on the mid-hip -> neck line where body15 puts it (0.22 / 0.49 up).
+    head: centre of the bounding box of the head-bone vertices; torso: on the mid-hip -> neck
+    line where body15 puts it (0.22 / 0.49 up).
     """
     idx = {n: i for i, n in enumerate(labels)}
     kp = {}
