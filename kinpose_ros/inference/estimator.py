@@ -10,7 +10,9 @@ Stages (``FrameResult.timings_ms`` keys, plus 'total'):
     (``core.ik``, per-person scale, weights = confidence, warm start from the track's last fit);
   * filter: id tracking on proposal centroids and One-Euro smoothing of joints, root pose, angles
     and scale; velocities are finite differences of the smoothed angles over the frame stamps.
-Joint transforms (camera <- joint frame) come from forward kinematics of the smoothed parameters.
+Joint transforms (camera <- joint frame) come from forward kinematics of the smoothed parameters,
+so they always form a valid skeleton; ``joints_xyz`` are the network's (smoothed) joints, which
+for joint models differ from the transforms' origins by the IK residual.
 
 Confidence (0..1 per joint) = network confidence x agreement with the depth surface x (joint
 models) IK agreement. The surface term compares the joint's depth with the measured depth at its
@@ -101,6 +103,10 @@ class PoseEstimator:
 
         self.config = config or EstimatorConfig()
         self.card = model if isinstance(model, ModelCard) else ModelCard.load(model)
+        if self.card.input.channels != 1:
+            raise ValueError(f'model {self.card.name!r}: input.channels '
+                             f'{self.card.input.channels}; the estimator builds depth-only crops '
+                             '(1 channel) so far')
         self.skeleton = self.card.load_skeleton()
         self.tables = KinematicTables.of(self.skeleton)
         self._packed = pack_tables(self.skeleton)

@@ -223,7 +223,8 @@ class TensorRTBackend(BatchedBackend):
     def _load(self, trt, path: Path, device: int) -> None:
         torch = self.torch
         self._logger = trt.Logger(trt.Logger.WARNING)
-        self.engine = trt.Runtime(self._logger).deserialize_cuda_engine(path.read_bytes())
+        self._runtime = trt.Runtime(self._logger)  # must outlive the engine it deserialises
+        self.engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
         if self.engine is None:
             raise EngineMismatchError(
                 f'TensorRT could not deserialise {path} although its sidecar matches; rebuild: '
