@@ -229,19 +229,26 @@ def warp_to_skeleton(verts: np.ndarray, frame_w: np.ndarray, frames: list, joint
 
 
 def decimate(verts: np.ndarray, faces: np.ndarray, triangles: int) -> tuple:
-    """Quadric decimation of one mesh -> (source vertex index (V',), faces (T', 3))."""
-    import fast_simplification  # noqa: PLC0415 - build-time only dependency
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    """Quadric decimation of one mesh -> (source vertex index (V',), faces (T', 3)).
 
-    points, new_faces = fast_simplification.simplify(verts, faces.astype(np.int32),
-                                                      target_count=triangles)
-    _, source = cKDTree(verts).query(points)
-    # two decimated vertices snapping to one source would merge: keep the faces well formed
-    uniq, inverse = np.unique(source, return_inverse=True)
-    new_faces = inverse[new_faces]
-    ok = (new_faces[:, 0] != new_faces[:, 1]) & (new_faces[:, 1] != new_faces[:, 2]) & \
-        (new_faces[:, 0] != new_faces[:, 2])
-    return uniq, new_faces[ok]
+    Every decimated vertex is an original vertex that survived the edge collapses (found by
+    replaying them), so the same indices apply to every body shape and to the skinning weights;
+    snapping to the nearest vertex instead would glue arms to the torso where they touch.
+    """
+    import fast_simplification  # noqa: PLC0415 - build-time only dependency
+
+    faces32 = faces.astype(np.int32)
+    _, _, collapses = fast_simplification.simplify(verts, faces32, target_count=triangles,
+                                                   return_collapses=True)
+    _, new_faces, mapping = fast_simplification.replay_simplification(
+        verts.astype(np.float32), faces32, collapses)
+    survivor = np.full(int(mapping.max()) + 1, -1, np.int64)
+    keep = np.ones(len(verts), bool)
+    keep[collapses[:, 1]] = False
+    survivor[mapping[keep]] = np.nonzero(keep)[0]
+    if (survivor < 0).any():
+        raise RuntimeError('decimation left a vertex without a surviving original vertex')
+    return survivor, np.asarray(new_faces, np.int64)
 
 
 def _frame_weights(model, labels: list, frames: list) -> np.ndarray:
