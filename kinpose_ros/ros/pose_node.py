@@ -85,7 +85,7 @@ class PoseNode(Node):
         self._sync = ApproximateTimeSync(3 if p.topics.use_rgb else 2, p.sync.slop_s,
                                          p.sync.queue_size, self._on_synced)
         self._worker = LatestFrameWorker(self._process, p.queue.depth, self._on_worker_error)
-        self._last_depth = self._last_synced = None
+        self._last_depth = self._unsynced_since = None  # monotonic times
         self._last_depth_stamp = self._last_info_stamp = None
         qos = qos_profile_sensor_data
         self.create_subscription(Image, p.topics.depth, self._on_depth, qos)
@@ -104,6 +104,8 @@ class PoseNode(Node):
         now = time.monotonic()
         self.stats.count('depth_in')
         self._last_depth, self._last_depth_stamp = now, stamp_to_seconds(msg.header.stamp)
+        if self._unsynced_since is None:
+            self._unsynced_since = now
         try:
             check_image_header(msg, 'depth image', self.params.depth.max_pixels)
         except InputError as exc:
@@ -120,7 +122,7 @@ class PoseNode(Node):
 
     def _on_synced(self, depth, info: CameraInfo, rgb: Image | None = None) -> None:
         msg, received = depth
-        self._last_synced = time.monotonic()
+        self._unsynced_since = None
         self.stats.count('synced')
         if not self._worker.submit(SyncedFrame(msg, info, rgb, received)):
             self.stats.count('dropped')
@@ -169,8 +171,9 @@ class PoseNode(Node):
     # ------------------------------------------------------------ timer
     def _on_timer(self) -> None:
         now, p = time.monotonic(), self.params
-        waiting = self._last_depth is not None and now - self._last_depth < 1.5 and (
-            self._last_synced is None or now - self._last_synced > p.camera_info_timeout_s)
+        # depth keeps arriving, but none of it paired with CameraInfo for the timeout
+        waiting = (self._unsynced_since is not None and now - self._last_depth < 1.5
+                   and now - self._unsynced_since > p.camera_info_timeout_s)
         if waiting and self._last_info_stamp is None:
             self.problems.report('camera_info_missing', (
                 f'depth images arrive on {self.resolve_topic_name(p.topics.depth)} but no '
