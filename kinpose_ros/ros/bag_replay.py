@@ -119,6 +119,63 @@ def _pick(connections: list, msgtype: str, wanted: str, hint: str, what: str):
                      'explicitly')
 
 
+class _FrameWriter:
+    """Runs the estimator on synced pairs and writes their messages (state: markers, URDF)."""
+
+    def __init__(self, writer, typestore, estimator, builder: PoseMessages,
+                 depth_settings: DepthSettings, summary: ReplaySummary) -> None:
+        self.writer, self.typestore, self.estimator = writer, typestore, estimator
+        self.builder, self.depth_settings, self.summary = builder, depth_settings, summary
+        self.outs = {t: writer.add_connection(t, m, typestore=typestore)
+                     for t, m in OUTPUT_TYPES.items()}
+        self.cameras = CameraModelCache()
+        self.shown: set = set()
+        self.first = True
+        self.urdf_written = False
+        self.bag_ns = 0  # bag time of the newest depth image
+
+    def write(self, topic: str, msg) -> None:
+        data = self.typestore.serialize_cdr(to_rosbags(msg, self.typestore), OUTPUT_TYPES[topic])
+        self.writer.write(self.outs[topic], self.bag_ns, data)
+        self.summary.messages_written += 1
+
+    def _people(self, depth, info, header: Header) -> list | None:
+        """The estimate for one pair; None when the frame is unusable."""
+        s = self.summary
+        try:
+            intr = self.cameras.get(info)
+            depth_m = decode_depth_frame(depth, intr, self.depth_settings)
+        except InputError as exc:
+            s.problems[exc.kind] = s.problems.get(exc.kind, 0) + 1
+            return [] if exc.kind == 'no_valid_depth' else None
+        t0 = time.perf_counter()
+        result = self.estimator(depth_m, intr, stamp=stamp_to_seconds(header.stamp))
+        s.estimator_ms.append((time.perf_counter() - t0) * 1e3)
+        s.frames_out += 1
+        s.people += len(result.people)
+        return list(result.people)
+
+    def on_pair(self, depth, info) -> None:
+        if not self.urdf_written:
+            self.write('/robot_description', self.builder.urdf())
+            self.urdf_written = True
+        header = Header(stamp=Time(sec=int(depth.header.stamp.sec),
+                                   nanosec=int(depth.header.stamp.nanosec)),
+                        frame_id=str(depth.header.frame_id))
+        people = self._people(depth, info, header)
+        if people is None:
+            return
+        out = frame_messages(self.builder, people, header, self.shown, self.first)
+        self.shown = out.shown_ids
+        self.first = self.first and out.markers is None
+        if out.tf is not None and out.tf.transforms:
+            self.write('/tf', out.tf)
+        for _, msg in out.joint_states:
+            self.write('/joint_states', msg)
+        if out.markers is not None:
+            self.write('/markers', out.markers)
+
+
 def replay_bag(bag_in: str | Path, bag_out: str | Path, estimator: Any,
                depth_topic: str = '', camera_info_topic: str = '',
                naming: FrameNaming | None = None, copy_inputs: bool = True,
@@ -136,13 +193,11 @@ def replay_bag(bag_in: str | Path, bag_out: str | Path, estimator: Any,
     from rosbags.typesys import Stores, get_typestore  # noqa: PLC0415
 
     t_start = time.perf_counter()
-    depth_settings = depth_settings or DepthSettings()
     out_dir = output_folder(bag_out)
     if out_dir.exists():
         raise FileExistsError(f'output bag {out_dir} exists; remove it or choose another name')
     typestore = get_typestore(Stores.ROS2_KILTED)
     builder = PoseMessages(estimator.skeleton, naming or FrameNaming())
-    cameras = CameraModelCache()
     with AnyReader([Path(bag_in)], default_typestore=typestore) as reader:
         conns = list(reader.connections)
         depth_topic = _pick(conns, IMAGE, depth_topic, 'depth', 'depth')
@@ -152,67 +207,25 @@ def replay_bag(bag_in: str | Path, bag_out: str | Path, estimator: Any,
         inputs = [c for c in conns if c.topic in (depth_topic, info_topic)]
         total = sum(c.msgcount for c in inputs if c.topic == depth_topic)
         with Writer(out_dir, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-            outs = {t: writer.add_connection(t, m, typestore=typestore)
-                    for t, m in OUTPUT_TYPES.items()}
-            copies = {}
-            if copy_inputs:
-                copies = {c.topic: writer.add_connection(c.topic, c.msgtype,
-                                                         typestore=typestore) for c in inputs}
-            state = {'shown': set(), 'first': True, 'urdf': False, 'bag_ns': 0}
-
-            def write(topic: str, msg, t_ns: int) -> None:
-                writer.write(outs[topic], t_ns, typestore.serialize_cdr(
-                    to_rosbags(msg, typestore), OUTPUT_TYPES[topic]))
-                summary.messages_written += 1
-
-            def on_pair(depth, info) -> None:
-                t_ns = state['bag_ns']
-                if not state['urdf']:
-                    write('/robot_description', builder.urdf(), t_ns)
-                    state['urdf'] = True
-                header = Header(stamp=Time(sec=int(depth.header.stamp.sec),
-                                           nanosec=int(depth.header.stamp.nanosec)),
-                                frame_id=str(depth.header.frame_id))
-                try:
-                    intr = cameras.get(info)
-                    depth_m = decode_depth_frame(depth, intr, depth_settings)
-                except InputError as exc:
-                    summary.problems[exc.kind] = summary.problems.get(exc.kind, 0) + 1
-                    if exc.kind != 'no_valid_depth':
-                        return
-                    people = []
-                else:
-                    t0 = time.perf_counter()
-                    result = estimator(depth_m, intr, stamp=stamp_to_seconds(header.stamp))
-                    summary.estimator_ms.append((time.perf_counter() - t0) * 1e3)
-                    summary.frames_out += 1
-                    people = list(result.people)
-                    summary.people += len(people)
-                out = frame_messages(builder, people, header, state['shown'], state['first'])
-                state['shown'], state['first'] = out.shown_ids, state['first'] and \
-                    out.markers is None
-                if out.tf is not None and out.tf.transforms:
-                    write('/tf', out.tf, t_ns)
-                for _, msg in out.joint_states:
-                    write('/joint_states', msg, t_ns)
-                if out.markers is not None:
-                    write('/markers', out.markers, t_ns)
-
-            sync = ApproximateTimeSync(2, slop_s, 10, on_pair)
+            frames = _FrameWriter(writer, typestore, estimator, builder,
+                                  depth_settings or DepthSettings(), summary)
+            copies = {c.topic: writer.add_connection(c.topic, c.msgtype, typestore=typestore)
+                      for c in inputs} if copy_inputs else {}
+            sync = ApproximateTimeSync(2, slop_s, 10, frames.on_pair)
             for conn, t_ns, raw in reader.messages(connections=inputs):
                 if conn.topic in copies:
                     writer.write(copies[conn.topic], t_ns, raw)
                 msg = reader.deserialize(raw, conn.msgtype)
                 stamp = stamp_to_seconds(msg.header.stamp)
-                if conn.topic == depth_topic:
-                    summary.frames_in += 1
-                    state['bag_ns'] = t_ns
-                    sync.add(0, stamp, msg)
-                    if progress is not None:
-                        progress(summary.frames_in, total)
-                    if max_frames and summary.frames_in >= max_frames:
-                        break
-                else:
+                if conn.topic != depth_topic:
                     sync.add(1, stamp, msg)
+                    continue
+                summary.frames_in += 1
+                frames.bag_ns = t_ns
+                sync.add(0, stamp, msg)
+                if progress is not None:
+                    progress(summary.frames_in, total)
+                if max_frames and summary.frames_in >= max_frames:
+                    break
     summary.seconds = time.perf_counter() - t_start
     return summary
