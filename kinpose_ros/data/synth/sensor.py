@@ -2,7 +2,8 @@
 
 Effects, in order (one numba pass plus a shadow sweep per row):
 
-1. Range: no return beyond ``max_range_m`` (4.5-8 m) or nearer than ``min_range_m``.
+1. Range: no return beyond ``max_range_m`` (6.5-9 m: beyond the farthest person, so labels stay
+   observable) or nearer than ``min_range_m`` (0.25-0.6 m).
 2. Shadow band (structured light / active stereo): a background pixel hidden from the projector
    by a nearer surface gets no depth. With baseline ``b`` and focal ``f``, the pixel at column
    ``c`` and depth ``z`` is shadowed when some pixel ``k`` on the projector side has
@@ -54,13 +55,13 @@ def sample_sensor_params(rng: np.random.Generator, tech: str) -> SensorParams:
     if tech == 'tof':
         return SensorParams(
             'tof', rng.uniform(1.0, 3.0), rng.uniform(0.3, 1.5), 0.0, 8.0, False,
-            rng.uniform(0.25, 0.5), rng.uniform(4.5, 8.0), rng.uniform(0.1, 0.5),
+            rng.uniform(0.25, 0.5), rng.uniform(6.5, 9.0), rng.uniform(0.1, 0.5),
             rng.uniform(0.2, 0.6), rng.uniform(0.1, 0.3), rng.uniform(0.0, 0.004),
             int(rng.integers(0, 4)))
     return SensorParams(
         'sl', rng.uniform(0.8, 2.0), rng.uniform(1.2, 3.0), rng.uniform(0.05, 0.08),
         rng.choice([4.0, 8.0, 16.0]), bool(rng.uniform() < 0.5), rng.uniform(0.35, 0.6),
-        rng.uniform(4.0, 7.0), rng.uniform(0.2, 0.6), rng.uniform(0.0, 0.2),
+        rng.uniform(6.5, 8.5), rng.uniform(0.2, 0.6), rng.uniform(0.0, 0.2),
         rng.uniform(0.1, 0.3), rng.uniform(0.0, 0.004), int(rng.integers(0, 4)))
 
 
