@@ -181,3 +181,17 @@ def test_pose_prior_within_limits():
         assert np.all(s.angles >= sk.dof_lower - 1e-12) and np.all(s.angles <= sk.dof_upper
                                                                       + 1e-12)
         np.testing.assert_allclose(s.tilt @ s.tilt.T, np.eye(3), atol=1e-12)
+
+
+def test_axis_angle_matches_core_rotations():
+    from kinpose_ros.core.rotations import axis_angle_to_matrix
+    from kinpose_ros.data.synth.scene import axis_angle
+
+    rng = np.random.default_rng(1)
+    for angle in (0.0, 1e-9, 0.3, 2.0, np.pi - 1e-6, np.pi):
+        axis = rng.normal(size=3)
+        v = axis / np.linalg.norm(axis) * angle
+        R = axis_angle_to_matrix(v)
+        np.testing.assert_allclose(axis_angle_to_matrix(axis_angle(R)), R, atol=1e-9)
+    np.testing.assert_allclose(axis_angle(axis_angle_to_matrix(np.array([0.1, -0.2, 0.3]))),
+                               [0.1, -0.2, 0.3], atol=1e-12)

@@ -27,7 +27,6 @@ import numpy as np
 
 from kinpose_ros.core.camera import Intrinsics, project
 from kinpose_ros.core.depth import encode_depth
-from kinpose_ros.core.rotations import matrix_to_axis_angle
 from kinpose_ros.core.skeleton import Skeleton
 from kinpose_ros.data.synth import render, scene
 from kinpose_ros.data.synth.body import BodyModel
@@ -181,11 +180,17 @@ class SynthGenerator:
         self.faces = self.body.faces
         self.face_region = self.body.region[self.faces[:, 0]]
         self.kp_frames = self.skeleton.keypoint_frames
+        self._frame = {n: i for i, n in enumerate(self.skeleton.frame_names)}
 
     # ------------------------------------------------------------------ sampling
     def _person(self, rng: np.random.Generator, K: Intrinsics, others: list) -> _Person:
         shape = self.body.sample_shape(rng)
-        pose = self.prior.sample(rng)
+        for _ in range(4):  # redraw poses that push an arm through the trunk
+            pose = self.prior.sample(rng)
+            rot, pos = self.body.frame_transforms(pose.tilt, np.zeros(3), pose.angles,
+                                                  shape.scale)
+            if not self._arm_in_trunk(rot, pos, shape.scale):
+                break
         lo, hi = self.config.distance_m
         for _ in range(8):
             xy = scene.sample_person_position(rng, K, scene.sample_distance(rng, lo, hi),
@@ -206,6 +211,23 @@ class SynthGenerator:
         height = float(np.ptp(shape.vertices[:, 2]))
         return _Person(verts, pos[self.kp_frames], R_wb, np.array([xy[0], xy[1], lift]),
                        pose.angles, shape.scale, shape.region, pose.template, xy, height, seat)
+
+    def _arm_in_trunk(self, rot: np.ndarray, pos: np.ndarray, scale: float) -> bool:
+        """Whether an elbow, hand or mid-forearm lies inside the trunk (boxes in the torso and
+        spine frames, metres at scale 1): a limb through the body, which real people avoid."""
+        f = self._frame
+        points = []
+        for side in 'lr':
+            elbow, hand = pos[f[f'{side}_elbow']], pos[f[f'{side}_hand']]
+            points += [elbow, hand, 0.5 * (elbow + hand)]
+        p = np.array(points)
+        chest = (p - pos[f['spine']]) @ rot[f['spine']] / scale
+        pelvis = (p - pos[f['torso']]) @ rot[f['torso']] / scale
+        in_chest = (np.abs(chest[:, 1]) < 0.13) & (chest[:, 0] > -0.10) & (chest[:, 0] < 0.09) \
+            & (chest[:, 2] > -0.02) & (chest[:, 2] < 0.27)
+        in_pelvis = (np.abs(pelvis[:, 1]) < 0.14) & (np.abs(pelvis[:, 0]) < 0.10) & \
+            (pelvis[:, 2] > -0.25) & (pelvis[:, 2] <= -0.02)
+        return bool(np.any(in_chest | in_pelvis))
 
     def _seat(self, rng: np.random.Generator, frames_w: np.ndarray, R_wb: np.ndarray,
               scale: float) -> list:
@@ -332,7 +354,7 @@ class SynthGenerator:
         visible = joint_visibility(zbuf, idbuf, np.nan_to_num(uv, nan=-1e9), joints[:, 2], i,
                                    self.radii * p.scale)
         R_cb = cam.R_cw @ p.R_wb
-        params = np.concatenate([cam.to_camera(p.t_wb), matrix_to_axis_angle(R_cb), p.angles])
+        params = np.concatenate([cam.to_camera(p.t_wb), scene.axis_angle(R_cb), p.angles])
         mask, count, box = person_mask(idbuf, i)
         area = render.silhouette_area(verts_c, self.faces, K.fx, K.fy, K.cx, K.cy, _NEAR_M,
                                       _SILHOUETTE_CELLS)

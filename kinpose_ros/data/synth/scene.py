@@ -42,6 +42,37 @@ def rotation(axis: int, angle: float) -> np.ndarray:
     return R
 
 
+def axis_angle(R: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation -> (3,) axis-angle, angle in [0, pi] (the result of
+    ``core.rotations.matrix_to_axis_angle``, without its batching overhead)."""
+    m = R.tolist()
+    tr = m[0][0] + m[1][1] + m[2][2]
+    # Shepperd's method: the quaternion from the largest of w, x, y, z (stable everywhere)
+    if tr > max(m[0][0], m[1][1], m[2][2]):
+        w = 0.5 * math.sqrt(max(1.0 + tr, 0.0))
+        x, y, z = (m[2][1] - m[1][2]) / (4 * w), (m[0][2] - m[2][0]) / (4 * w), \
+            (m[1][0] - m[0][1]) / (4 * w)
+    elif m[0][0] >= m[1][1] and m[0][0] >= m[2][2]:
+        x = 0.5 * math.sqrt(max(1.0 + m[0][0] - m[1][1] - m[2][2], 0.0))
+        w, y, z = (m[2][1] - m[1][2]) / (4 * x), (m[0][1] + m[1][0]) / (4 * x), \
+            (m[0][2] + m[2][0]) / (4 * x)
+    elif m[1][1] >= m[2][2]:
+        y = 0.5 * math.sqrt(max(1.0 - m[0][0] + m[1][1] - m[2][2], 0.0))
+        w, x, z = (m[0][2] - m[2][0]) / (4 * y), (m[0][1] + m[1][0]) / (4 * y), \
+            (m[1][2] + m[2][1]) / (4 * y)
+    else:
+        z = 0.5 * math.sqrt(max(1.0 - m[0][0] - m[1][1] + m[2][2], 0.0))
+        w, x, y = (m[1][0] - m[0][1]) / (4 * z), (m[0][2] + m[2][0]) / (4 * z), \
+            (m[1][2] + m[2][1]) / (4 * z)
+    if w < 0:
+        w, x, y, z = -w, -x, -y, -z
+    s = math.sqrt(x * x + y * y + z * z)
+    if s < 1e-12:
+        return np.array([2 * x, 2 * y, 2 * z])
+    angle = 2.0 * math.atan2(s, w)
+    return np.array([x, y, z]) * (angle / s)
+
+
 @dataclass(frozen=True)
 class CameraPose:
     """World -> camera transform and how it was drawn (height m, pitch/roll radians)."""
