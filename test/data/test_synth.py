@@ -64,6 +64,10 @@ def test_upright_person_in_front_of_camera(frames):
             assert np.all(p.joints_xyz[:, 2] > 0.3), 'people stand in front of the camera'
             if p.template in UPRIGHT:
                 assert p.joints_uv[head, 1] < p.joints_uv[feet, 1].min() - 20
+                # the ankles are a few cm above the floor plane, the head 1.3-2 m
+                n, c = clean.floor_plane[:3], clean.floor_plane[3]
+                height = p.joints_xyz @ n + c
+                assert 0.0 < height[feet].min() < 0.2 and 1.1 < height[head] < 2.1
                 checked += 1
     assert checked >= 3
 
