@@ -35,25 +35,28 @@ def render_planes(planes: np.ndarray, plane_mat: np.ndarray, fx: float, fy: floa
     """
     H, W = zbuf.shape
     P = planes.shape[0]
-    ax = planes[:, 0] / fx  # den(c, r) = ax * c + row_term(r)
+    # float32 arithmetic: the depth buffer is float32 anyway, and divisions are cheaper
+    ax = (planes[:, 0] / fx).astype(np.float32)  # -den(c) = ax * c + row(r)
+    cc = planes[:, 3].astype(np.float32)
+    ifx, fcx = np.float32(1.0 / fx), np.float32(cx)
     for r in range(H):
-        dy = (r - cy) / fy
-        row = planes[:, 0] * (-cx / fx) + planes[:, 1] * dy + planes[:, 2]
+        dy = np.float32((r - cy) / fy)
+        row = (planes[:, 0] * (-cx / fx) + planes[:, 1] * dy + planes[:, 2]).astype(np.float32)
+        dy2 = dy * dy + np.float32(1.0)
         for c in range(W):
-            # nearest plane t = c_k / (-den_k) > 0 without dividing: compare cross products
-            best_k, best_c, best_den = -1, 1.0, 0.0
+            best_k, best_t, best_den = -1, np.float32(np.inf), np.float32(0.0)
             for k in range(P):
-                den = -(ax[k] * c + row[k])
-                if den > 1e-9 and (best_k < 0 or planes[k, 3] * best_den < best_c * den):
-                    best_k, best_c, best_den = k, planes[k, 3], den
-            if best_k >= 0:
-                t = best_c / best_den
-                if t < zbuf[r, c]:
-                    dx = (c - cx) / fx
-                    zbuf[r, c] = t
-                    idbuf[r, c] = -1
-                    matbuf[r, c] = plane_mat[best_k]
-                    cosbuf[r, c] = best_den / np.sqrt(dx * dx + dy * dy + 1.0)
+                den = -(ax[k] * np.float32(c) + row[k])
+                if den > np.float32(1e-9):
+                    t = cc[k] / den
+                    if t < best_t:
+                        best_k, best_t, best_den = k, t, den
+            if best_k >= 0 and best_t < zbuf[r, c]:
+                dx = (np.float32(c) - fcx) * ifx
+                zbuf[r, c] = best_t
+                idbuf[r, c] = -1
+                matbuf[r, c] = plane_mat[best_k]
+                cosbuf[r, c] = best_den / np.sqrt(dx * dx + dy2)
 
 
 @numba.njit(cache=True, fastmath=True)
