@@ -181,6 +181,7 @@ class SynthGenerator:
         self.face_region = self.body.region[self.faces[:, 0]]
         self.kp_frames = self.skeleton.keypoint_frames
         self._frame = {n: i for i, n in enumerate(self.skeleton.frame_names)}
+        self._face_tables: dict = {}
 
     # ------------------------------------------------------------------ sampling
     def _person(self, rng: np.random.Generator, K: Intrinsics, others: list) -> _Person:
@@ -324,28 +325,27 @@ class SynthGenerator:
         planes = np.array([np.append(cam.R_cw @ n, n @ p_cam + c) for n, c, _ in room.planes])
         render.render_planes(planes, np.array([m for *_, m in room.planes], np.uint8), K.fx, K.fy,
                              K.cx, K.cy, zbuf, idbuf, matbuf, cosbuf)
-        verts, faces, ids, mats, offset = [], [], [], [], 0
-        for center, half, R, mat in boxes:
-            v, f = render.box_mesh(center, half, R)
-            verts.append(cam.to_camera(v))
-            faces.append(f + offset)
-            ids.append(np.full(len(f), -2, np.int16))
-            mats.append(np.full(len(f), mat, np.uint8))
-            offset += len(v)
+        if boxes:
+            verts, faces = render.boxes_mesh(boxes)
+            n = len(faces)
+            mats = np.repeat(np.array([m for *_, m in boxes], np.uint8), n // len(boxes))
+            render.rasterise(cam.to_camera(verts), faces, np.full(n, -2, np.int16), mats, K.fx,
+                             K.fy, K.cx, K.cy, _NEAR_M, zbuf, idbuf, matbuf, cosbuf)
         verts_c = []
         for i, p in enumerate(people):
             v = cam.to_camera(p.verts_w)
             verts_c.append(v)
-            verts.append(v)
-            faces.append(self.faces + offset)
-            ids.append(np.full(len(self.faces), i, np.int16))
-            mats.append((scene.MAT_PERSON + 8 * i + self.face_region).astype(np.uint8))
-            offset += len(v)
-        if verts:
-            render.rasterise(np.concatenate(verts), np.concatenate(faces).astype(np.int32),
-                             np.concatenate(ids), np.concatenate(mats), K.fx, K.fy, K.cx, K.cy,
-                             _NEAR_M, zbuf, idbuf, matbuf, cosbuf)
+            ids, mats = self._person_faces(i)
+            render.rasterise(v, self.faces, ids, mats, K.fx, K.fy, K.cx, K.cy, _NEAR_M, zbuf,
+                             idbuf, matbuf, cosbuf)
         return zbuf, idbuf, matbuf, cosbuf, verts_c
+
+    def _person_faces(self, i: int) -> tuple:
+        """Per-face object ids and materials of person ``i`` (cached)."""
+        if i not in self._face_tables:
+            self._face_tables[i] = (np.full(len(self.faces), i, np.int16),
+                                    (scene.MAT_PERSON + 8 * i + self.face_region).astype(np.uint8))
+        return self._face_tables[i]
 
     def _label(self, i: int, p: _Person, verts_c: np.ndarray, K: Intrinsics,
                cam: scene.CameraPose, zbuf: np.ndarray, idbuf: np.ndarray) -> PersonLabel:

@@ -185,6 +185,17 @@ def box_mesh(center: np.ndarray, half: np.ndarray, rotation: np.ndarray) -> tupl
     return verts, _BOX_FACES
 
 
+def boxes_mesh(boxes: list) -> tuple:
+    """Many boxes ``[(center (3,), half (3,), rotation (3, 3), ...)]`` as one mesh:
+    vertices (8 N, 3) and outward triangles (12 N, 3) int32, box by box."""
+    centers = np.array([b[0] for b in boxes], float)
+    halves = np.array([b[1] for b in boxes], float)
+    rots = np.array([b[2] for b in boxes], float)
+    verts = centers[:, None] + np.einsum('nkj,nij->nki', _BOX_SIGNS * halves[:, None], rots)
+    faces = _BOX_FACES[None] + 8 * np.arange(len(boxes), dtype=np.int32)[:, None, None]
+    return verts.reshape(-1, 3), faces.reshape(-1, 3)
+
+
 def _box_faces() -> np.ndarray:
     signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
     quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
@@ -199,3 +210,4 @@ def _box_faces() -> np.ndarray:
 
 
 _BOX_FACES = _box_faces()
+_BOX_SIGNS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)

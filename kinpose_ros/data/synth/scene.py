@@ -36,10 +36,11 @@ MAT_FLOOR, MAT_WALL, MAT_FURNITURE, MAT_OCCLUDER, MAT_PERSON = 0, 1, 6, 7, 8
 def rotation(axis: int, angle: float) -> np.ndarray:
     """(3, 3) rotation by ``angle`` radians about coordinate axis 0 (x), 1 (y) or 2 (z)."""
     c, s = math.cos(angle), math.sin(angle)
-    i, j = (axis + 1) % 3, (axis + 2) % 3
-    R = np.eye(3)
-    R[i, i], R[i, j], R[j, i], R[j, j] = c, -s, s, c
-    return R
+    if axis == 0:
+        return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    if axis == 1:
+        return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def axis_angle(R: np.ndarray) -> np.ndarray:
