@@ -199,3 +199,23 @@ def test_axis_angle_matches_core_rotations():
         np.testing.assert_allclose(axis_angle_to_matrix(axis_angle(R)), R, atol=1e-9)
     np.testing.assert_allclose(axis_angle(axis_angle_to_matrix(np.array([0.1, -0.2, 0.3]))),
                                [0.1, -0.2, 0.3], atol=1e-12)
+
+
+def test_sensor_shadow_band_and_disparity_quantisation():
+    from kinpose_ros.data.synth.sensor import SensorParams, apply_sensor
+
+    H, W, fx = 40, 120, 300.0
+    depth = np.full((H, W), 3.0, np.float32)
+    depth[:, :50] = 1.5  # a near surface on the left, the projector on the right
+    params = SensorParams('sl', 1.0, 1.0, baseline_m=0.075, subpixel=8.0, projector_left=False,
+                          min_range_m=0.4, max_range_m=8.0, edge_drop=0.0, flying=0.0,
+                          grazing_cos=0.0, speckle=0.0, holes=0)
+    out = apply_sensor(depth, np.ones_like(depth), params, fx, 1, np.random.default_rng(0))
+    band = fx * 0.075 * (1 / 1.5 - 1 / 3.0)  # 7.5 px hidden from the projector
+    hidden = np.isnan(out[20, 50:]).sum()
+    assert abs(hidden - band) <= 1.5
+    assert not np.isnan(out[:, :50]).any()
+    fbs = fx * 0.075 * 8.0
+    steps = fbs / out[np.isfinite(out)]
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-3)  # whole 1/8 px steps
+    assert abs(np.nanmean(out[:, 70:]) - 3.0) < 0.02

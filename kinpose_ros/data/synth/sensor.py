@@ -113,21 +113,18 @@ def _draw_hole(drop: np.ndarray, rng: np.random.Generator) -> None:
 
 
 @numba.njit(cache=True, fastmath=True)
-def _shadow_mask(depth, fb, projector_left):
-    """(H, W) bool: pixels the projector cannot see (see the module docstring)."""
-    H, W = depth.shape
-    shadow = np.zeros((H, W), np.bool_)
-    for r in range(H):
-        best = -1e30
-        for i in range(W):
-            c = W - 1 - i if projector_left else i
-            z = depth[r, c]
-            key = fb / z if z < 1e30 else 0.0
-            pos = float(-c if projector_left else c)
-            if best > pos + key + 0.5:
-                shadow[r, c] = True
-            best = max(best, pos + key)
-    return shadow
+def _shadow_row(depth, r, fb, projector_left, shadow):
+    """Fill ``shadow`` (W,) bool: pixels of row ``r`` the projector cannot see (see the module
+    docstring: a running maximum of ``k + f b / z_k`` from the projector side)."""
+    W = depth.shape[1]
+    best = -1e30
+    for i in range(W):
+        c = W - 1 - i if projector_left else i
+        z = depth[r, c]
+        key = fb / z if z < 1e30 else 0.0
+        pos = float(-c if projector_left else c)
+        shadow[c] = best > pos + key + 0.5
+        best = max(best, pos + key)
 
 
 @numba.njit(cache=True, inline='always')
@@ -160,12 +157,19 @@ def _sensor_kernel(depth, cosine, gauss, start, drop, fb, shadows, projector_lef
     quantise = shadows and fb > 0.0
     mask = gauss.size - 1
     fbs = fb * subpixel
-    shadow = _shadow_mask(depth, fb, projector_left) if quantise else drop
+    # disparity steps q -> depth fbs / q, tabulated (one division per pixel instead of two)
+    n_steps = int(fbs / max(min_range * 0.5, 0.05)) + 2 if quantise else 1
+    step_depth = np.empty(n_steps)
+    for q in range(n_steps):
+        step_depth[q] = fbs / q if q > 0 else np.nan
+    shadow = np.zeros(W, np.bool_)
     for r in range(H):
         r_up, r_down = max(r - 1, 0), min(r + 1, H - 1)
+        if quantise:
+            _shadow_row(depth, r, fb, projector_left, shadow)
         for c in range(W):
             z = np.float64(depth[r, c])
-            if drop[r, c] or shadow[r, c] or not (min_range <= z <= max_range):
+            if drop[r, c] or shadow[c] or not (min_range <= z <= max_range):
                 out[r, c] = np.nan
                 continue
             # branch-free largest jump to a 4-neighbour (edges are rare: slow path there)
@@ -187,11 +191,11 @@ def _sensor_kernel(depth, cosine, gauss, start, drop, fb, shadows, projector_lef
             dz = z - 0.4
             z = z + (noise_a + noise_b * dz * dz) * gauss[(start + r * W + c) & mask]
             if quantise:  # disparity quantisation
-                q = np.floor(fbs / z + 0.5)
-                if q < 1.0:
+                q = int(fbs / z + 0.5)
+                if q < 1 or q >= n_steps:
                     out[r, c] = np.nan
                     continue
-                z = fbs / q
+                z = step_depth[q]
             out[r, c] = z
     return out
 
