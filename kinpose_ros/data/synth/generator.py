@@ -284,8 +284,7 @@ class SynthGenerator:
             people.append(self._person(rng, K, people))
         target = min([np.linalg.norm(p.xy) for p in people], default=3.0)
         cam = scene.sample_camera(rng, target)
-        far = max([p.xy[0] for p in people] + [2.0])
-        room = scene.sample_room(rng, far, cfg.clutter)
+        room = scene.sample_room(rng, np.array([p.xy for p in people]), cam.height, cfg.clutter)
         boxes = self._objects(rng, people)
         # sort people by depth in the camera (their root's z)
         depth = [cam.to_camera(p.t_wb)[2] for p in people]

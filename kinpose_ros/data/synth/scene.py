@@ -152,20 +152,26 @@ def sample_distance(rng: np.random.Generator, lo: float = 0.7, hi: float = 6.0) 
     return float(rng.uniform(lo, hi))
 
 
-def sample_room(rng: np.random.Generator, far_x: float, clutter: bool) -> Scene:
-    """Floor always; with clutter, walls behind and beside the people and maybe a ceiling."""
+def sample_room(rng: np.random.Generator, people_xy: np.ndarray, camera_height: float,
+                clutter: bool) -> Scene:
+    """Floor always; with clutter, walls behind and beside the people (never in front of them:
+    ``people_xy`` (N, 2) world positions) and maybe a ceiling above the camera."""
     scene = Scene(planes=[(np.array([0.0, 0.0, 1.0]), 0.0, MAT_FLOOR)])
     if not clutter:
         return scene
+    xy = np.asarray(people_xy, float).reshape(-1, 2)
+    far_x = max(2.0, float(xy[:, 0].max(initial=0.0)))
     if rng.uniform() < 0.85:  # back wall facing the camera
         scene.planes.append((np.array([-1.0, 0.0, 0.0]), far_x + rng.uniform(0.3, 3.0),
                              MAT_WALL))
-    for k, side in enumerate((1.0, -1.0)):
+    for k, side in enumerate((1.0, -1.0)):  # y = +-d, beyond every person on that side
+        beyond = max(0.0, float((side * xy[:, 1]).max(initial=0.0))) + 0.6
         if rng.uniform() < 0.6:
-            scene.planes.append((np.array([0.0, -side, 0.0]), rng.uniform(1.2, 4.0),
-                                 MAT_WALL + 1 + k))
+            scene.planes.append((np.array([0.0, -side, 0.0]),
+                                 max(beyond, rng.uniform(1.2, 4.0)), MAT_WALL + 1 + k))
     if rng.uniform() < 0.3:
-        scene.planes.append((np.array([0.0, 0.0, -1.0]), rng.uniform(2.4, 3.2), MAT_WALL + 3))
+        top = max(camera_height + 0.3, rng.uniform(2.4, 3.2))
+        scene.planes.append((np.array([0.0, 0.0, -1.0]), top, MAT_WALL + 3))
     return scene
 
 
