@@ -260,7 +260,7 @@ class SynthGenerator:
                 at = p.xy * rng.uniform(max(0.35, 1 - 1.2 / d), 0.8)
                 side = np.array([-p.xy[1], p.xy[0]]) / max(d, 1e-6)
                 at = at + side * rng.uniform(-0.4, 0.4)
-                if np.linalg.norm(at) > 0.5:
+                if np.linalg.norm(at) > 1.0:  # whole box in front of the camera
                     kind = ('pillar', 'low_wall', 'table', 'chair')[rng.integers(4)]
                     boxes += scene.furniture(kind, rng, at, rng.uniform(-np.pi, np.pi))
         for _ in range(int(rng.integers(0, 4))):
