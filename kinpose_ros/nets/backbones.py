@@ -149,14 +149,21 @@ BACKBONES: dict[str, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]
 }
 
 
-def build_backbone(name: str, width: float = 1.0, in_channels: int = 1) -> ResNet:
-    """A backbone by name: one of ``BACKBONES`` ('resnet18', 'resnet34', 'resnet50').
+def build_backbone(name: str, width: float = 1.0,
+                   in_channels: int = 1) -> ResNet | nn.Module:
+    """A backbone by name: one of ``BACKBONES`` ('resnet18', 'resnet34', 'resnet50'), or 'cnn5'
+    (``nets.small_cnn.SmallCNN``, a plain 5-layer CNN with a (B, C, 1, 1) output).
 
     Raises:
         ValueError: unknown name (the message lists the known ones), bad width or in_channels.
     """
     key = name.lower()
+    if key == 'cnn5':  # the toy experiment's plain 5-layer CNN (not a ResNet)
+        from kinpose_ros.nets.small_cnn import SmallCNN  # noqa: PLC0415
+
+        return SmallCNN(width=width, in_channels=in_channels)
     if key not in BACKBONES:
-        raise ValueError(f'backbone: unknown name {name!r}; expected one of {sorted(BACKBONES)}')
+        raise ValueError(f'backbone: unknown name {name!r}; expected one of '
+                         f'{sorted(BACKBONES) + ["cnn5"]}')
     block, layers = BACKBONES[key]
     return ResNet(block, layers, width=width, in_channels=in_channels)

@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     'eval': 'evaluate',
     'export': 'export',
     'build-engine': 'build_engine',
+    'toy': 'toy',
     'train': 'train',
     'synth': 'synth',
 }
