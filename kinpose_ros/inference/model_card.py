@@ -51,6 +51,16 @@ _OUTPUT_TABLE = {
     'root_translation': ('m_crop_centre', (3,)), 'root_rotation': ('rotation_matrix', (3, 3)),
     'joint_angles': ('rad', ('D',)), 'scale': ('scale', ()),
 }
+_DESCRIPTIONS = {
+    'uv': 'joint pixel in the crop (u column, v row)',
+    'z': 'joint depth, (z_m - centre) / half_range_m of the crop',
+    'confidence': 'per-joint confidence in [0, 1]',
+    'joints': 'joints in metres along the camera axes, relative to the crop centre point',
+    'root_translation': 'skeleton root position, metres relative to the crop centre point',
+    'root_rotation': 'camera axes <- skeleton root frame',
+    'joint_angles': "joint angles (radians) in the skeleton's DoF order",
+    'scale': 'person size relative to the skeleton',
+}
 _REQUIRED = {'uvz_crop': ('uv', 'z', 'confidence'), 'xyz_crop_centre': ('joints',)}
 _NATIVE = ('root_translation', 'root_rotation', 'joint_angles')
 
@@ -333,7 +343,7 @@ def family_outputs(family: str, num_joints: int, num_dofs: int,
     def spec(name: str, scale: float = 1.0) -> OutputSpec:
         unit, tail = _OUTPUT_TABLE[name]
         shape = ['batch'] + [{'J': num_joints, 'D': num_dofs}.get(t, t) for t in tail]
-        return OutputSpec(name, shape, unit, scale)
+        return OutputSpec(name, shape, unit, scale, _DESCRIPTIONS[name])
 
     if family in ('a2j', 'lite'):
         return [spec('uv'), spec('z', z_scale), spec('confidence')]
