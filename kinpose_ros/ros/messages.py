@@ -32,7 +32,6 @@ from kinpose_ros.core.rotations import matrix_to_quaternion
 from kinpose_ros.core.skeleton import Skeleton
 from kinpose_ros.core.urdf import skeleton_to_urdf
 from kinpose_ros.inference.types import PoseResult
-from kinpose_ros.ros.conversions import make_transform_stamped
 from kinpose_ros.ros.person_frames import FrameNaming, SkeletonFrames, relative_transforms
 
 __all__ = [
@@ -87,29 +86,45 @@ class PoseMessages:
         tree = self._frames.tree(result.joint_transforms, result.root_transform,
                                  result.joint_angles, result.scale)
         pid, naming = int(result.person_id), self.naming
-        out = []
         body = naming.body(pid)
         parent_pose = None
+        pairs, mats = [], []
         if body is not None:
             parent_pose = np.asarray(result.root_transform, dtype=np.float64)
             if parent_pose.shape != (4, 4):
                 parent_pose = tree.poses[0]
-            out.append(self._transform(header.stamp, header.frame_id, body, parent_pose))
-        rel = relative_transforms(tree, parent_pose)
+            pairs.append((header.frame_id, body))
+            mats.append(parent_pose[None])
+        mats.append(relative_transforms(tree, parent_pose))
         top = body if body is not None else header.frame_id
         for i, name in enumerate(tree.names):
             p = tree.parents[i]
-            parent = top if p < 0 else naming.frame(pid, tree.names[p])
-            out.append(self._transform(header.stamp, parent, naming.frame(pid, name), rel[i]))
-        return out
+            pairs.append((top if p < 0 else naming.frame(pid, tree.names[p]),
+                          naming.frame(pid, name)))
+        return self._transforms(header.stamp, pairs, np.concatenate(mats))
 
     @staticmethod
-    def _transform(stamp, parent: str, child: str, T: np.ndarray) -> TransformStamped:
-        T = np.asarray(T, dtype=np.float64)
-        if not np.isfinite(T).all():
-            raise ValueError(f'transform {parent} -> {child} is not finite')
-        return make_transform_stamped(stamp, parent, child, T[:3, 3],
-                                      matrix_to_quaternion(T[:3, :3]))
+    def _transforms(stamp, pairs: list, T: np.ndarray) -> list[TransformStamped]:
+        """TransformStamped per (parent, child) and (K, 4, 4) transform, checked as tf2 would
+        (one vectorised check; ``make_transform_stamped`` per frame costs 10x more)."""
+        finite = np.isfinite(T).all(axis=(1, 2))
+        if not finite.all():
+            bad = [pairs[i] for i in np.nonzero(~finite)[0]]
+            raise ValueError(f'transforms {bad[:3]} are not finite')
+        for parent, child in pairs:
+            if not parent or not child or parent == child:
+                raise ValueError(f'transform {parent!r} -> {child!r}: frame ids must be '
+                                 'non-empty and different')
+        quats = matrix_to_quaternion(T[:, :3, :3])  # unit, w >= 0
+        out = []
+        for (parent, child), t, q in zip(pairs, T[:, :3, 3].tolist(), quats.tolist()):
+            msg = TransformStamped(child_frame_id=child)
+            msg.header.stamp, msg.header.frame_id = stamp, parent
+            tr, rot = msg.transform.translation, msg.transform.rotation
+            tr.x, tr.y, tr.z = t
+            rot.x, rot.y, rot.z, rot.w = q
+            out.append(msg)
+        return out
 
     def tf_message(self, results: Sequence[PoseResult], header: Header) -> tuple[TFMessage, list]:
         """ONE ``TFMessage`` with every frame of every person, and the ids left out (with the
