@@ -24,31 +24,48 @@ __all__ = ['ItopSource', 'NyuSource', 'SynthSource', 'build_source', 'parse_data
 
 
 class SynthSource:
-    """The synthetic generator (``data.synth``) on the fly: frame i of generator ``seed``."""
+    """The synthetic generator (``data.synth``) on the fly: frame i of generator ``seed``.
+
+    ``synth`` holds ``SynthConfig`` keywords plus ``min_visible_fraction`` (default 0.3): people
+    less visible than that (mostly occluded or outside the image) are left out, as a person
+    detector would miss them.
+    """
 
     def __init__(self, synth: dict, seed: int, length: int = 10**9) -> None:
         try:
-            from kinpose_ros.data.synth import SynthConfig, SynthGenerator
+            from kinpose_ros.data.synth.generator import SynthConfig, SynthGenerator
         except ImportError as exc:
             raise RuntimeError(f'data source synth: the synthetic generator is not available '
                                f'({exc}); use source fabricated for smoke runs') from exc
-        self.generator = SynthGenerator(SynthConfig(**dict(synth or {})), seed)
+        opts = dict(synth or {})
+        self.min_visible = float(opts.pop('min_visible_fraction', 0.3))
+        if opts.get('sensors') == 'all':  # the generator's default: every sensor it models
+            opts.pop('sensors')
+        for key in ('people', 'distance_m', 'image_size'):
+            if isinstance(opts.get(key), list):
+                opts[key] = tuple(opts[key])
+        self.generator = SynthGenerator(SynthConfig(**opts), seed)
         self.length = int(length)
 
     def __len__(self) -> int:
         return self.length
 
     def frame(self, index: int) -> FrameRecord:
-        return _from_synth(self.generator.frame(int(index)), f'synth:{index}')
+        return _from_synth(self.generator.frame(int(index)), f'synth:{index}', self.min_visible)
 
 
-def _from_synth(frame, frame_id: str) -> FrameRecord:
-    """``data.synth`` Frame -> FrameRecord (people with joints, visibility, box, mask, params)."""
-    people = [PersonRecord(np.asarray(p.joints_xyz, dtype=np.float64),
-                           visible=np.isfinite(np.asarray(p.joints_xyz)).all(axis=1),
-                           box_xyxy=getattr(p, 'box_xyxy', None), mask=getattr(p, 'mask', None),
-                           params=getattr(p, 'params', None))
-              for p in frame.people]
+def _from_synth(frame, frame_id: str, min_visible: float = 0.3) -> FrameRecord:
+    """``data.synth`` Frame -> FrameRecord (people with joints, box, mask, params), leaving out
+    people with ``visible_fraction < min_visible`` or an empty mask."""
+    people = []
+    for p in frame.people:
+        mask = np.asarray(p.mask, dtype=bool)
+        if getattr(p, 'visible_fraction', 1.0) < min_visible or not mask.any():
+            continue
+        joints = np.asarray(p.joints_xyz, dtype=np.float64)
+        people.append(PersonRecord(joints, visible=np.isfinite(joints).all(axis=1),
+                                   box_xyxy=np.asarray(p.box_xyxy, dtype=np.float64), mask=mask,
+                                   params=np.asarray(p.params, dtype=np.float64)))
     return FrameRecord(np.asarray(frame.depth_m, dtype=np.float32), frame.intrinsics, people,
                        frame_id)
 
@@ -56,7 +73,8 @@ def _from_synth(frame, frame_id: str) -> FrameRecord:
 class ShardSource:
     """Synthetic frames stored as shards by the generator (``data.synth`` shard reader)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, min_visible: float = 0.3) -> None:
+        self.min_visible = float(min_visible)
         try:
             from kinpose_ros.data.synth import open_shards
         except ImportError as exc:
@@ -68,7 +86,7 @@ class ShardSource:
         return len(self.reader)
 
     def frame(self, index: int) -> FrameRecord:
-        return _from_synth(self.reader[int(index)], f'shards:{index}')
+        return _from_synth(self.reader[int(index)], f'shards:{index}', self.min_visible)
 
 
 class ItopSource:
