@@ -32,8 +32,8 @@ A2J_CANDIDATES = [
 ]
 # (input H = W, backbone, width, hidden)
 KINEMATIC_CANDIDATES = [
-    (160, 'resnet18', 0.5, 256), (128, 'resnet18', 0.5, 256), (128, 'resnet18', 0.625, 256),
-    (128, 'resnet18', 0.75, 256), (144, 'resnet18', 0.625, 256), (128, 'resnet34', 0.5, 256),
+    (128, 'resnet18', 0.5, 256), (128, 'resnet18', 0.375, 256), (144, 'resnet18', 0.375, 256),
+    (160, 'resnet18', 0.375, 256), (112, 'resnet18', 0.5, 256),
 ]
 
 
@@ -113,7 +113,8 @@ def _candidates(family: str, num_joints: int) -> list[tuple[dict, nn.Module, tup
     else:
         for size, backbone, width, hidden in KINEMATIC_CANDIDATES:
             torch.manual_seed(0)
-            model = KinematicRegressor('body15', backbone=backbone, width=width, hidden=hidden)
+            model = KinematicRegressor('body15', backbone=backbone, width=width, hidden=hidden,
+                                       scale_range=(0.7, 1.3))
             out.append(({'input': size, 'backbone': backbone, 'width': width, 'hidden': hidden},
                         model, (size, size)))
     return out
