@@ -1,8 +1,7 @@
 """Run a model on labelled frames the way the estimator does, and score it.
 
-Everything about the model comes from its card (``inference.model_card``): the crop rule and
-normalisation make the crops (``core.depth.crop_depth_batch``, as at runtime), the decode rule
-turns the graph outputs into camera-frame joints:
+Everything about the model comes from its card (``inference.model_card``); crops and decode are
+the estimator's own (``inference.crop_geometry``), so the scores are those of the runtime path:
   * ``uvz_crop``: ``uv`` crop pixels -> image pixels (``CropInfo.crop_to_image``); ``z`` / its
     scale is normalised depth -> metres (``CropInfo.denormalise_depth``); unproject.
   * ``xyz_crop_centre``: ``joints`` / its scale are metres along the camera axes relative to the
@@ -22,54 +21,31 @@ from pathlib import Path
 
 import numpy as np
 
-from kinpose_ros.core.depth import CropInfo, crop_depth_batch
-from kinpose_ros.training.config import NormalisationConfig
-from kinpose_ros.training.cropping import crop_box
+from kinpose_ros.core.depth import CropInfo
 from kinpose_ros.training.records import FrameRecord, person_proposal
 
-__all__ = ['crop_people', 'decode_outputs', 'evaluate_frames', 'evaluate_model', 'load_backend',
-           'norm_from_card']
+__all__ = ['crop_people', 'decode_outputs', 'evaluate_frames', 'evaluate_model', 'load_backend']
 
 PCK_FRACTION = 0.05
 
 
-def norm_from_card(card) -> NormalisationConfig:
-    """The crop rule and normalisation of a ``ModelCard`` as a ``NormalisationConfig``."""
-    n = card.input.normalisation
-    return NormalisationConfig(crop=card.crop.box, box_margin=card.crop.margin,
-                               cube_size_m=card.crop.cube_size_m, center=n.center,
-                               depth_range_m=2.0 * n.half_range_m, fill_value=n.fill_value)
-
-
 def crop_people(frame: FrameRecord, card) -> tuple[np.ndarray, list[CropInfo], np.ndarray]:
-    """All people of ``frame`` -> (crops (N, 1, H, W) float32, CropInfos, boxes (N, 4) used)."""
-    norm = norm_from_card(card)
+    """All people of ``frame`` -> (crops (N, 1, H, W) float32, CropInfos, person boxes (N, 4)),
+    by the estimator's own code (``inference.crop_geometry.make_crops``)."""
+    from kinpose_ros.inference.crop_geometry import make_crops
+
     props = [person_proposal(frame, p) for p in frame.people]
-    boxes = np.array([crop_box(p, norm, frame.intrinsics) for p in props]).reshape(-1, 4)
-    centre = None
-    if norm.center == 'proposal_centroid':
-        centre = np.array([p.centroid_xyz[2] for p in props])
-    h, w = card.input_size
-    crops, infos = crop_depth_batch(frame.depth_m, boxes, (w, h), centre, norm.depth_range_m,
-                                    norm.fill_value)
-    return crops, infos, boxes
+    crops, infos = make_crops(frame.depth_m, frame.intrinsics, props, card)
+    return crops, infos, np.array([p.box_xyxy for p in props], dtype=np.float64).reshape(-1, 4)
 
 
 def decode_outputs(card, outputs: dict[str, np.ndarray], infos: list[CropInfo],
                    intrinsics) -> np.ndarray:
-    """Graph outputs of N crops -> (N, J, 3) float64 camera-frame joints (metres)."""
-    h, w = card.input_size
-    out = []
-    for i, info in enumerate(infos):
-        if card.decode == 'uvz_crop':
-            z = outputs['z'][i] / card.output('z').scale
-            uvz = np.concatenate([outputs['uv'][i], z[:, None]], axis=1)
-            out.append(info.crop_to_camera(uvz, intrinsics, depth_normalised=True))
-        else:
-            centre_px = info.crop_to_image(np.array([w / 2 - 0.5, h / 2 - 0.5]))
-            origin = intrinsics.unproject(centre_px, info.center_depth_m)
-            out.append(outputs['joints'][i] / card.output('joints').scale + origin)
-    return np.array(out, dtype=np.float64).reshape(len(infos), -1, 3)
+    """Graph outputs of N crops -> (N, J, 3) float64 camera-frame joints (metres), by the
+    estimator's decode (``inference.crop_geometry.decode_outputs``)."""
+    from kinpose_ros.inference.crop_geometry import decode_outputs as decode
+
+    return decode(outputs, infos, intrinsics, card).joints_xyz
 
 
 def _angle_targets(people: list, skeleton) -> np.ndarray | None:

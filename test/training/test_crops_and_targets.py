@@ -40,7 +40,8 @@ def test_unaugmented_sample_is_the_runtime_crop_and_decodes_to_the_labels(family
         crops, infos, _ = crop_people(frame, card)
         sample = make_sample(frame, cfg, np.random.default_rng(0))
         np.testing.assert_array_equal(crops[0], sample['input'])  # bit for bit
-        outputs = {k: sample[k][None] for k in ('uv', 'z', 'joints')}
+        outputs = {o.name: np.zeros([1] + o.shape[1:], np.float32) for o in card.outputs}
+        outputs.update({k: sample[k][None] for k in ('uv', 'z', 'joints') if k in outputs})
         xyz = decode_outputs(card, outputs, infos, frame.intrinsics)
         np.testing.assert_allclose(xyz[0], frame.people[0].joints_xyz, atol=1e-5)
 
