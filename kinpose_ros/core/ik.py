@@ -70,11 +70,14 @@ class InverseKinematics:
         self.tables = pack_tables(skeleton)
 
     def solve(self, targets: np.ndarray, weights: np.ndarray | None = None,
-              fit_scale: bool = False, init: IKResult | None = None) -> IKResult:
+              fit_scale: bool = False, init: IKResult | None = None,
+              with_params: bool = True) -> IKResult:
         """Fit ``targets`` (B, J, 3) or (J, 3); ``weights`` (B, J) or (J,) >= 0.
 
         ``init`` warm-starts every sample from a previous result of the same batch size (e.g.
         the previous frame of a track) instead of the closed-form initialisation.
+        ``with_params=False`` skips building the parameter vector (``params`` is then an empty
+        (B, 0) array; the root pose and angles are always returned), saving ~0.1 ms per call.
         """
         from kinpose_ros.core import ik_kernels  # noqa: PLC0415 - compiles on first use
 
@@ -104,7 +107,8 @@ class InverseKinematics:
         residual = np.where(finite, np.linalg.norm(joints - tgt, axis=2), np.nan)
         status = np.where(out_conv, IKStatus.CONVERGED, IKStatus.MAX_ITERATIONS)
         status = np.where(valid, status, IKStatus.INVALID_INPUT).astype(np.int64)
-        return IKResult(params=self._params(out_t, out_R, out_a), root_translation=out_t,
+        params = self._params(out_t, out_R, out_a) if with_params else np.zeros((B, 0))
+        return IKResult(params=params, root_translation=out_t,
                         root_rotation=out_R, joint_angles=out_a, scale=out_s, joints=joints,
                         residual=residual, iterations=out_it, status=status)
 

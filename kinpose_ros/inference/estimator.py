@@ -244,7 +244,7 @@ class PoseEstimator:
         before = numba.get_num_threads()
         numba.set_num_threads(min(self.config.ik_threads, numba.config.NUMBA_NUM_THREADS))
         try:
-            return self._ik.solve(targets, weights, fit_scale=True, init=init)
+            return self._ik.solve(targets, weights, fit_scale=True, init=init, with_params=False)
         finally:
             numba.set_num_threads(before)
 
