@@ -123,7 +123,7 @@ def measure(env: dict, model: Path, backend: str, camera_args: list, args) -> di
 
     pose, camera = start_pipeline(env, model, backend, camera_args)
     rclpy.init()
-    observer = DemoObserver(CAMERA_FRAME, keep_images=8)
+    observer = DemoObserver(CAMERA_FRAME, keep_images=30)
     executor = SingleThreadedExecutor()
     executor.add_node(observer)
     try:
@@ -158,7 +158,8 @@ def measure(env: dict, model: Path, backend: str, camera_args: list, args) -> di
 
 
 def draw(observer, out: Path, gif: bool) -> Path | None:
-    """demo.png: the newest frame with depth, truth and estimate (2x, nearest)."""
+    """demo.png: the newest frame with depth, truth and estimate (2x, nearest); the GIF: every
+    kept frame."""
     import numpy as np  # noqa: PLC0415
     from PIL import Image  # noqa: PLC0415
 
@@ -174,10 +175,12 @@ def draw(observer, out: Path, gif: bool) -> Path | None:
         return None
     K = camera_info_to_intrinsics(observer.camera_info)
     sk = Skeleton.load('body15')
-    frames = []
+    frames, best = [], None
     for s, msg in observer.images.items():
         if s not in observer.truth:
             continue
+        if s in observer.tf:
+            best = len(frames)
         img = colourise_depth(depth_image_to_metres(msg))
         names, truth = observer.truth[s]
         bones = sk.bones if names == sk.joint_names else []
@@ -190,7 +193,7 @@ def draw(observer, out: Path, gif: bool) -> Path | None:
     if not frames:
         return None
     out.mkdir(parents=True, exist_ok=True)
-    frames[-1].save(out / 'demo.png')
+    frames[-1 if best is None else best].save(out / 'demo.png')
     if gif and len(frames) > 1:
         frames[0].save(out / 'demo.gif', save_all=True, append_images=frames[1:], duration=100,
                        loop=0)
