@@ -2,7 +2,8 @@
 frames, and its latency at 30 Hz input.
 
 1. ``--frames`` synthetic frames (ITOP-like 320x240, one person) are written as 16-bit depth
-   files; the estimator alone runs over them (decoded once, warm) -> ``pipeline_fps``.
+   files; the estimator alone runs over them (decoded once, warm) -> ``pipeline_fps``, measured
+   just before and just after step 2 and averaged (the load of a shared machine drifts).
 2. ``pose_node`` (child process, same model and backend) is fed the same files by
    ``synthetic_camera_node`` (child process) at twice ``pipeline_fps``; its own ``processed``
    count over ``--seconds`` -> ``node_fps`` and ``node_to_pipeline_ratio``. This process only
@@ -35,20 +36,26 @@ def _frames(folder: Path, count: int, seed: int) -> list:
     return [(f.depth_m, f.intrinsics) for f in files.frames]
 
 
-def _pipeline_fps(model: Path, backend: str, frames: list, passes: int = 3) -> float:
-    from kinpose_ros.inference.estimator import EstimatorConfig, PoseEstimator  # noqa: PLC0415
+class _Pipeline:
+    """The bare estimator over the frames (one instance, so tracks and caches stay warm)."""
 
-    est = PoseEstimator(model, EstimatorConfig(backend=backend))
-    stamp = 0.0
-    for depth, K in frames:  # warm: compilation, allocations, tracks
-        stamp += 1 / 30
-        est(depth, K, stamp=stamp)
-    t0 = time.perf_counter()
-    for _ in range(passes):
-        for depth, K in frames:
-            stamp += 1 / 30
-            est(depth, K, stamp=stamp)
-    return passes * len(frames) / (time.perf_counter() - t0)
+    def __init__(self, model: Path, backend: str, frames: list) -> None:
+        from kinpose_ros.inference.estimator import (  # noqa: PLC0415
+            EstimatorConfig,
+            PoseEstimator,
+        )
+
+        self.est = PoseEstimator(model, EstimatorConfig(backend=backend))
+        self.frames, self.stamp = frames, 0.0
+        self.fps(1)  # warm: compilation, allocations, tracks
+
+    def fps(self, passes: int = 2) -> float:
+        t0 = time.perf_counter()
+        for _ in range(passes):
+            for depth, K in self.frames:
+                self.stamp += 1 / 30
+                self.est(depth, K, stamp=self.stamp)
+        return passes * len(self.frames) / (time.perf_counter() - t0)
 
 
 def _camera_args(folder: Path, rate: float) -> list:
@@ -86,8 +93,9 @@ def benchmark_node(args: argparse.Namespace) -> dict:
         model, note, _ = resolve_model(getattr(args, 'model', None) or '', tmp)
         (tmp / 'frames').mkdir()
         frames = _frames(tmp / 'frames', args.frames or 30, args.seed)
-        pipeline_fps = _pipeline_fps(model, args.backend, frames)
-        fast = min(2.0 * pipeline_fps, 500.0)
+        pipeline = _Pipeline(model, args.backend, frames)
+        before = pipeline.fps()
+        fast = min(2.0 * before, 500.0)
         pose, camera = start_pipeline(env, model, args.backend, _camera_args(tmp / 'frames', fast),
                                       ['-p', 'publish.diagnostics:=true'])
         rclpy.init()
@@ -96,14 +104,16 @@ def benchmark_node(args: argparse.Namespace) -> dict:
         executor.add_node(observer)
         try:
             node_fps = _diagnostic_window(executor, observer, seconds)
+            node_stages = dict(observer.diagnostics)
             camera.stop()
+            after = pipeline.fps()  # machine load drifts: average the runs around the node's
             camera = NodeProcess('kinpose_ros.ros.synthetic_camera_node',
                                  _camera_args(tmp / 'frames', 30.0), env)
             spin_for(executor, 60, lambda: camera.wait_for('synthetic camera:', 0.01))
             spin_for(executor, 2.0)
-            start_ns, before = time.time_ns(), dict(observer.diagnostics)
+            start_ns, first = time.time_ns(), dict(observer.diagnostics)
             spin_for(executor, seconds)
-            after = dict(observer.diagnostics)
+            last = dict(observer.diagnostics)
             lat = observer.latencies_ms(start_ns)
         finally:
             executor.shutdown()
@@ -111,12 +121,16 @@ def benchmark_node(args: argparse.Namespace) -> dict:
             rclpy.try_shutdown()
             camera.stop()
             pose.stop()
-    synced = int(after.get('synced', 0)) - int(before.get('synced', 0))
-    dropped = int(after.get('dropped', 0)) - int(before.get('dropped', 0))
+    synced = int(last.get('synced', 0)) - int(first.get('synced', 0))
+    dropped = int(last.get('dropped', 0)) - int(first.get('dropped', 0))
+    pipeline_fps = (before + after) / 2
+    stage = {f'node_{k}': float(v) for k, v in node_stages.items()
+             if k.endswith('_ms_p50') and not k.startswith('estimator.')}
     return {
         'model': note, 'backend': args.backend, 'frames': len(frames),
-        'pipeline_fps': round(pipeline_fps, 2), 'node_fps': round(node_fps, 2),
-        'node_to_pipeline_ratio': round(node_fps / pipeline_fps, 3),
+        'pipeline_fps': round(pipeline_fps, 2), 'pipeline_fps_before': round(before, 2),
+        'pipeline_fps_after': round(after, 2), 'node_fps': round(node_fps, 2),
+        'node_to_pipeline_ratio': round(node_fps / pipeline_fps, 3), **stage,
         'input_hz_for_throughput': round(fast, 1),
         'latency_input_hz': 30.0,
         'latency_p50_ms': float(np.percentile(lat, 50)) if len(lat) else float('nan'),
