@@ -47,6 +47,9 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         help='--model: fit IK to report joint angles of joint-output models')
     parser.add_argument('--threads', type=int, default=None,
                         help='--model: CPU threads for inference')
+    parser.add_argument('--record', nargs='?', const='test', default=None, metavar='NAME',
+                        help='--model with an exported model: store the figures in its card as '
+                        'metrics[NAME] (default NAME: test)')
     parser.add_argument('--data-dir', type=Path, default=None,
                         help=f'reference data folder holding a2j/ (default: {DEFAULT_DATA_DIR})')
     parser.add_argument('--threshold-m', type=float, default=0.10,
@@ -86,6 +89,12 @@ def run(args: argparse.Namespace) -> int:
 
         figures, result = evaluate_model(args.model, args.data, args.frames, args.ik,
                                          args.threads, progress=not args.json)
+        if args.record:
+            from kinpose_ros.training.model_eval import record_metrics
+
+            path = record_metrics(args.model, figures, args.record)
+            print(f'recorded metrics[{args.record!r}] in {path}',
+                  file=sys.stderr if args.json else sys.stdout)
         return _report(args, result, figures)
     if args.golden is not None:
         from kinpose_ros.data.golden import golden_itop, golden_nyu

@@ -24,7 +24,8 @@ import numpy as np
 from kinpose_ros.core.depth import CropInfo
 from kinpose_ros.training.records import FrameRecord, person_proposal
 
-__all__ = ['crop_people', 'decode_outputs', 'evaluate_frames', 'evaluate_model', 'load_backend']
+__all__ = ['crop_people', 'decode_outputs', 'evaluate_frames', 'evaluate_model', 'load_backend',
+           'record_metrics']
 
 PCK_FRACTION = 0.05
 
@@ -186,3 +187,29 @@ def evaluate_model(model: str | Path, data: str, frames: int = 500, ik: bool = F
                                       name=f'{Path(model).name} on {data}', progress=progress)
     figures.update(model=str(model), data=data, backend=backend.name, n_frames_used=n)
     return figures, result
+
+
+def record_metrics(model: str | Path, figures: dict, name: str = 'test') -> Path:
+    """Store ``figures`` in the model card beside an exported model as ``metrics[name]``.
+
+    Flat metric keys left by training (older checkpoints) move under ``metrics['validation']``.
+    The card is validated and rewritten; returns its path.
+
+    Raises:
+        ValueError: ``model`` is a checkpoint (it has no card file to update).
+    """
+    from kinpose_ros.inference.model_card import ModelCard, card_path_for
+
+    path = Path(model)
+    if path.suffix == '.pt':
+        raise ValueError(f'--record: {model} is a checkpoint; record metrics in an exported '
+                         'model card (kinpose export, then kinpose eval --model <name>.onnx)')
+    card = ModelCard.load(card_path_for(path))
+    metrics = dict(card.metrics or {})
+    flat = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    if flat:
+        metrics = {k: v for k, v in metrics.items() if isinstance(v, dict)}
+        metrics.setdefault('validation', flat)
+    metrics[name] = figures
+    card.metrics = metrics
+    return card.save(card.path)

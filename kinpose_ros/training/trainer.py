@@ -86,12 +86,16 @@ class Trainer:
     def _save(self, path: Path, metrics: dict) -> None:
         from kinpose_ros.nets.checkpoint import save_checkpoint
 
+        v = self.cfg.val
+        metrics = dict(metrics, data=f'{v.source} seed {v.seed}, {v.samples} frames',
+                       epoch=self.epoch) if metrics else {}
         training = {'config': self.cfg.to_dict(), 'epochs': self.epoch,
                     'samples_seen': self.step * self.cfg.batch_size * self.dist.world_size,
                     'data': f'{self.cfg.data.source} (seed {self.cfg.data.seed})'}
         tmp = path.with_suffix('.pt.tmp')
         save_checkpoint(tmp, self.model, self.family, self.model_config, self.skeleton,
-                        card_fields(self.cfg, training, metrics), epoch=self.epoch,
+                        card_fields(self.cfg, training, {'validation': metrics}),
+                        epoch=self.epoch,
                         step=self.step, optimizer=self.optimizer.state_dict(),
                         train_config=self.cfg.to_dict(), history=self.history,
                         best_map=self.best)

@@ -73,27 +73,33 @@ def test_resume_continues_at_epoch_3_with_identical_state(tiny_run, tmp_path):
     assert resumed['history'][-1]['train_loss'] == straight['history'][-1]['train_loss']
 
 
-def _eval_json(model, capsys) -> dict:
+def _eval_json(model, capsys, *extra: str) -> dict:
     from kinpose_ros.tools import evaluate
 
     parser = argparse.ArgumentParser()
     evaluate.add_parser(parser.add_subparsers(), 'eval')
     args = parser.parse_args(['eval', '--model', str(model), '--data',
-                              'fabricated:seed=77,n=5,size=[96,72]', '--json'])
+                              'fabricated:seed=77,n=5,size=[96,72]', '--json', *extra])
     assert evaluate.run(args) == 0
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
 def test_eval_model_on_checkpoint_and_onnx_export_agree(tiny_run, tmp_path, capsys):
+    from kinpose_ros.inference.model_card import ModelCard
     from kinpose_ros.inference.model_export import export_checkpoint
 
     _, _, three = tiny_run
     torch_figs = _eval_json(three / 'last.pt', capsys)
     report = export_checkpoint(three / 'last.pt', tmp_path / 'tiny.onnx', check=False)
-    onnx_figs = _eval_json(report.onnx_path, capsys)
+    onnx_figs = _eval_json(report.onnx_path, capsys, '--record', 'heldout')
     for figs in (torch_figs, onnx_figs):
         assert figs['n_people'] == 5 and len(figs['per_joint_map_10cm']) == 15
         for key in ('map_10cm', 'mean_error_mm', 'pck_2d_5pct', 'bone_std_mm'):
             assert math.isfinite(figs[key]), key
     assert onnx_figs['backend'].startswith('onnxruntime')
     assert onnx_figs['mean_error_mm'] == pytest.approx(torch_figs['mean_error_mm'], abs=0.1)
+    # --record stored the figures in the (still valid) card, training's validation kept apart
+    card = ModelCard.load(report.card_path)
+    assert card.metrics['heldout']['map_10cm'] == pytest.approx(onnx_figs['map_10cm'])
+    assert card.metrics['validation']['epoch'] == 3
+    assert card.metrics['validation']['data'] == 'fabricated seed 1000, 6 frames'
