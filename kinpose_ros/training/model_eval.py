@@ -16,6 +16,7 @@ parameters, the joint-angle error (native angles of kinematic models, or an IK f
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,7 +100,9 @@ def evaluate_frames(run: Callable[[np.ndarray], dict], card, source, n_frames: i
     if progress:
         from tqdm import tqdm
 
-        frames = tqdm(frames, desc=name, unit='frame', leave=False)
+        tty = sys.stderr.isatty()
+        frames = tqdm(frames, desc=name, unit='frame', leave=False,
+                      mininterval=0.5 if tty else 60.0)
     queued = 0
     for i in frames:
         frame = source.frame(i)
