@@ -81,6 +81,7 @@ class Trainer:
             raise ValueError(f'data.samples ({len(self.dataset)}) must hold at least one batch '
                              f'of {cfg.batch_size} per process ({self.dist.world_size})')
         self.epoch, self.step, self.history, self.best = 0, 0, [], -1.0
+        self.commit = source_commit()
 
     # ---- checkpoints ---------------------------------------------------------------------
     def _save(self, path: Path, metrics: dict) -> None:
@@ -89,7 +90,7 @@ class Trainer:
         v = self.cfg.val
         metrics = dict(metrics, data=f'{v.source} seed {v.seed}, {v.samples} frames',
                        epoch=self.epoch) if metrics else {}
-        training = {'config': self.cfg.to_dict(), 'epochs': self.epoch,
+        training = {'config': self.cfg.to_dict(), 'epochs': self.epoch, 'commit': self.commit,
                     'samples_seen': self.step * self.cfg.batch_size * self.dist.world_size,
                     'data': f'{self.cfg.data.source} (seed {self.cfg.data.seed})'}
         tmp = path.with_suffix('.pt.tmp')
@@ -196,6 +197,11 @@ class Trainer:
                                                                  sort_keys=False))
         if resume:
             self.load(self.out / 'last.pt')
+        if self.dist.is_main:
+            print(f'{self.cfg.name}: {self.family} {self.model_config}; run folder {self.out}, '
+                  f'epoch {self.epoch}/{self.cfg.epochs}, {self.steps_per_epoch} steps of '
+                  f'{self.cfg.batch_size} per epoch; after a stop, continue with --resume',
+                  flush=True)
         stop = self.cfg.epochs if until is None else min(until, self.cfg.epochs)
         while self.epoch < stop:
             loss, seconds = self._train_epoch(self.epoch)
@@ -233,6 +239,24 @@ class Trainer:
         if val is not None:
             msg += f', val mAP@10cm {val:.2f} %, MPJPE {row["val_mpjpe_mm"]:.1f} mm'
         print(f'{msg}; ETA {left / 3600:.2f} h', flush=True)
+
+
+def source_commit() -> str:
+    """Short commit of the source tree ('-dirty' with uncommitted changes to tracked files of
+    the kinpose_ros package; 'unknown' outside git), recorded in checkpoints."""
+    import subprocess
+
+    here = Path(__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(['git', 'rev-parse', '--short=12', 'HEAD'], capture_output=True,
+                             text=True, timeout=5, cwd=here)
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--',
+                                '.'], capture_output=True, text=True, timeout=5, cwd=here)
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'
+    if rev.returncode != 0:
+        return 'unknown'
+    return rev.stdout.strip() + ('-dirty' if dirty.stdout.strip() else '')
 
 
 def run_training(cfg: TrainConfig, out_dir: str | Path, device: str = 'cpu',
