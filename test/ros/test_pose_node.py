@@ -5,7 +5,6 @@ listener node and checks them against the ground truth within tolerance and tf2'
 """
 import numpy as np
 import pytest
-import rclpy
 from people import all_frame_poses
 from rig import Rig, stamp_time
 from scene import CAMERA_FRAME, INTRINSICS, CentroidEstimator, box_depth_m, centroid
@@ -15,16 +14,6 @@ from visualization_msgs.msg import Marker
 from kinpose_ros.ros.pose_node import PoseNode
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    try:
-        yield ctx
-    finally:
-        rclpy.shutdown(context=ctx)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 from people import all_frame_poses
 from rclpy.parameter import Parameter
 from rig import Rig
@@ -27,16 +26,6 @@ from kinpose_ros.ros.synthetic_camera_node import SyntheticCameraNode
 pytestmark = pytest.mark.ros
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-
-
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    try:
-        yield ctx
-    finally:
-        rclpy.shutdown(context=ctx)
 
 
 def params(**kw):

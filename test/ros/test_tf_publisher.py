@@ -23,16 +23,6 @@ TIMEOUT_S = 10.0
 
 
 @pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    try:
-        yield ctx
-    finally:
-        rclpy.shutdown(context=ctx)
-
-
-@pytest.fixture
 def nodes(context):
     talker = rclpy.create_node('kinpose_tf_talker', context=context)
     listener = rclpy.create_node('kinpose_tf_listener', context=context)
