@@ -1,0 +1,265 @@
+"""Compiled (numba) RANSAC plane fits on an organised point grid: the floor, and the dominant
+plane of a component (a wall, a floor remnant) for :mod:`kinpose_ros.core.segmentation`.
+
+Grids are ``(Hg, Wg, 3)`` float32 points in the camera optical frame (x right, y down, z
+forward, metres; NaN = invalid). Planes are ``(nx, ny, nz, d)`` float64 with ``n . X + d`` the
+signed distance, ``n`` of unit length and pointing to the camera's side, so ``d`` is the
+camera's distance to the plane (its height above a floor). Inlier bands grow with depth as
+``a + b z^2`` (structured-light noise and disparity quantisation grow with z^2).
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_JIT = {'cache': True, 'nogil': True}
+
+
+@nb.njit(**_JIT)
+def _plane3(p: np.ndarray, q: np.ndarray, r: np.ndarray, out: np.ndarray) -> bool:
+    """Plane through three points into ``out`` (normal toward the camera); False when the
+    points are closer than 10 cm or nearly collinear (angle below ~6 degrees)."""
+    ax, ay, az = q[0] - p[0], q[1] - p[1], q[2] - p[2]
+    bx, by, bz = r[0] - p[0], r[1] - p[1], r[2] - p[2]
+    nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+    norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+    la = np.sqrt(ax * ax + ay * ay + az * az)
+    lb = np.sqrt(bx * bx + by * by + bz * bz)
+    if not (la >= 0.1 and lb >= 0.1 and norm >= 0.1 * la * lb):  # NaN: False
+        return False
+    d = -(nx * p[0] + ny * p[1] + nz * p[2]) / norm
+    s = 1.0 / norm
+    if d < 0.0:
+        s, d = -s, -d
+    out[0], out[1], out[2], out[3] = nx * s, ny * s, nz * s, d
+    return True
+
+
+@nb.njit(**_JIT)
+def _score(plane: np.ndarray, pts: np.ndarray, a: float, b: float) -> tuple:
+    """(inliers, points clearly behind the plane) among ``pts`` (M, 3)."""
+    inl = 0
+    behind = 0
+    for i in range(pts.shape[0]):
+        z = pts[i, 2]
+        dist = plane[0] * pts[i, 0] + plane[1] * pts[i, 1] + plane[2] * z + plane[3]
+        t = a + b * z * z
+        if abs(dist) < t:
+            inl += 1
+        elif dist < -3.0 * t:
+            behind += 1
+    return inl, behind
+
+
+@nb.njit(**_JIT)
+def _refine(plane: np.ndarray, pts: np.ndarray, a: float, b: float) -> int:
+    """Weighted least-squares plane of the inliers of ``plane``, in place (weights
+    ``1 / (a + b z^2)^2``: the precise near points dominate). Returns the inlier count; the
+    plane is unchanged with fewer than 3."""
+    n = 0
+    wsum = 0.0
+    mean = np.zeros(3)
+    for i in range(pts.shape[0]):
+        z = pts[i, 2]
+        t = a + b * z * z
+        if abs(plane[0] * pts[i, 0] + plane[1] * pts[i, 1] + plane[2] * z + plane[3]) < t:
+            n += 1
+            w = 1.0 / (t * t)
+            wsum += w
+            for k in range(3):
+                mean[k] += w * pts[i, k]
+    if n < 3:
+        return n
+    mean /= wsum
+    cov = np.zeros((3, 3))
+    for i in range(pts.shape[0]):
+        z = pts[i, 2]
+        t = a + b * z * z
+        if abs(plane[0] * pts[i, 0] + plane[1] * pts[i, 1] + plane[2] * z + plane[3]) < t:
+            w = 1.0 / (t * t)
+            for j in range(3):
+                dj = w * (pts[i, j] - mean[j])
+                for k in range(3):
+                    cov[j, k] += dj * (pts[i, k] - mean[k])
+    _, vecs = np.linalg.eigh(cov)
+    nrm = vecs[:, 0]
+    if nrm[0] * plane[0] + nrm[1] * plane[1] + nrm[2] * plane[2] < 0.0:
+        nrm = -nrm
+    plane[0], plane[1], plane[2] = nrm[0], nrm[1], nrm[2]
+    plane[3] = -(nrm[0] * mean[0] + nrm[1] * mean[1] + nrm[2] * mean[2])
+    return n
+
+
+@nb.njit(**_JIT)
+def _floor_ok(plane: np.ndarray, cos_tilt: float, h_min: float, h_max: float) -> bool:
+    """Normal within the tilt cone around camera up (-y), camera at a plausible height."""
+    return -plane[1] >= cos_tilt and h_min <= plane[3] <= h_max
+
+
+@nb.njit(**_JIT)
+def _floor_candidates(P: np.ndarray, cos_tilt: float, max_count: int) -> np.ndarray:
+    """(M, 3) float64 points of plausible floor cells: on a sparse lattice, cells whose local
+    normal (from the cells two away on each side) lies within the tilt cone around camera up;
+    at most about ``max_count``, in raster order."""
+    Hg, Wg = P.shape[0], P.shape[1]
+    s = 2
+    while ((Hg - 4) // s) * ((Wg - 4) // s) > 4 * max_count:
+        s += 1
+    out = np.empty(((Hg // s + 1) * (Wg // s + 1), 3))
+    m = 0
+    for gy in range(2, Hg - 2, s):
+        for gx in range(2, Wg - 2, s):
+            if not P[gy, gx, 2] == P[gy, gx, 2]:
+                continue
+            vx = P[gy + 2, gx, 0] - P[gy - 2, gx, 0]
+            vy = P[gy + 2, gx, 1] - P[gy - 2, gx, 1]
+            vz = P[gy + 2, gx, 2] - P[gy - 2, gx, 2]
+            hx = P[gy, gx + 2, 0] - P[gy, gx - 2, 0]
+            hy = P[gy, gx + 2, 1] - P[gy, gx - 2, 1]
+            hz = P[gy, gx + 2, 2] - P[gy, gx - 2, 2]
+            ny = vz * hx - vx * hz  # y of v x h (NaN when a neighbour is invalid)
+            nn = (vy * hz - vz * hy) ** 2 + ny * ny + (vx * hy - vy * hx) ** 2
+            if abs(ny) >= cos_tilt * np.sqrt(nn):  # either winding
+                out[m, 0], out[m, 1], out[m, 2] = P[gy, gx, 0], P[gy, gx, 1], P[gy, gx, 2]
+                m += 1
+    return out[:m:max(1, m // max_count)]
+
+
+@nb.njit(**_JIT)
+def _valid_subsample(P: np.ndarray, max_count: int) -> np.ndarray:
+    """(M, 3) float64: about ``max_count`` valid points evenly spread over the grid."""
+    flat = P.reshape(P.shape[0] * P.shape[1], 3)
+    n = 0
+    for i in range(flat.shape[0]):
+        if flat[i, 2] == flat[i, 2]:
+            n += 1
+    stride = max(1, n // max_count)
+    out = np.empty((n // stride + 1, 3))
+    m = 0
+    k = 0
+    for i in range(flat.shape[0]):
+        if flat[i, 2] == flat[i, 2]:
+            if k % stride == 0:
+                out[m, 0], out[m, 1], out[m, 2] = flat[i, 0], flat[i, 1], flat[i, 2]
+                m += 1
+            k += 1
+    return out[:m]
+
+
+@nb.njit(**_JIT)
+def fit_floor(P: np.ndarray, prev: np.ndarray, seed: int, n_hyp: int, n_eval: int,
+              cos_tilt: float, h_min: float, h_max: float, a: float, b: float,
+              out: np.ndarray) -> float:
+    """RANSAC floor plane of the grid ``P`` into ``out`` (4,); returns its inlier fraction.
+
+    Hypotheses: planes through three nearby plausible floor cells (locally level within the
+    tilt cone; a local triangle lies on one surface far more often than three points from
+    anywhere), plus ``prev`` when its normal is non-zero. A hypothesis must lie in the tilt
+    cone with the camera ``[h_min, h_max]`` above it. Score: the fraction of level cells on it
+    minus 4x the fraction of about ``n_eval`` valid cells clearly below it, so a table top
+    (with floor under it) loses to the floor. The winner is refined by weighted least squares.
+    The returned fraction is of the ``n_eval`` valid cells; 0 when nothing qualifies.
+    """
+    sub = _valid_subsample(P, n_eval)
+    m = sub.shape[0]
+    if m < 30:
+        return 0.0
+    cand = _floor_candidates(P, cos_tilt, n_eval)
+    nc = cand.shape[0]
+    span = max(4, nc // 6)
+    np.random.seed(seed)
+    best = np.zeros(4)
+    best_score = 0.0
+    hyp = np.empty(4)
+    for h in range(n_hyp + 1):
+        if h == 0:
+            if prev[0] == 0.0 and prev[1] == 0.0 and prev[2] == 0.0:
+                continue
+            hyp[:] = prev
+        else:
+            if nc < 3:
+                break
+            i0 = np.random.randint(nc)
+            i1 = min(max(i0 + np.random.randint(-span, span + 1), 0), nc - 1)
+            i2 = min(max(i0 + np.random.randint(-3 * span, 3 * span + 1), 0), nc - 1)
+            if not _plane3(cand[i0], cand[i1], cand[i2], hyp):
+                continue
+        if not _floor_ok(hyp, cos_tilt, h_min, h_max):
+            continue
+        inl, _ = _score(hyp, cand, a, b)
+        _, behind = _score(hyp, sub, a, b)
+        score = inl / max(nc, 1) - 4.0 * behind / m
+        if score > best_score:
+            best_score = score
+            best[:] = hyp
+    if best_score <= 0.0:
+        return 0.0
+    inl = 0
+    for _ in range(3):
+        inl = _refine(best, sub, a, b)
+    if not _floor_ok(best, cos_tilt, h_min, h_max):
+        return 0.0
+    out[:] = best
+    return inl / m
+
+
+@nb.njit(**_JIT)
+def remove_planes(P: np.ndarray, labels: np.ndarray, chosen: np.ndarray, seed: int, n_hyp: int,
+                  a: float, b: float, min_fraction: float, clear_band: float,
+                  keep: np.ndarray) -> int:
+    """For each ``chosen[label]`` component, a RANSAC plane of its cells; when the plane holds
+    at least ``min_fraction`` of them, its cells within ``clear_band`` times the inlier band
+    are cleared from ``keep`` (walls, ceilings, floor remnants go, with their noisy fringe,
+    and what they had swallowed comes loose). Returns the cells cleared."""
+    Hg, Wg = labels.shape
+    N = Hg * Wg
+    L = labels.reshape(N)
+    flat = P.reshape(N, 3)
+    keep_f = keep.reshape(N)
+    m = chosen.shape[0]
+    count = np.zeros(m + 1, np.int64)
+    for i in range(N):
+        if chosen[L[i]]:
+            count[L[i] + 1] += 1
+    start = np.cumsum(count)
+    fill = start.copy()
+    order = np.empty(start[m], np.int64)
+    for i in range(N):
+        k = L[i]
+        if chosen[k]:
+            order[fill[k]] = i
+            fill[k] += 1
+    np.random.seed(seed)
+    hyp = np.empty(4)
+    best = np.empty(4)
+    cleared = 0
+    for k in range(m):
+        n = start[k + 1] - start[k]
+        if n < 10:
+            continue
+        idx = order[start[k]:start[k + 1]]
+        stride = max(1, n // 400)
+        sub = np.empty(((n + stride - 1) // stride, 3))
+        for j in range(sub.shape[0]):
+            for c in range(3):
+                sub[j, c] = flat[idx[j * stride], c]
+        ns = sub.shape[0]
+        best_inl = 0
+        for _ in range(n_hyp):
+            if _plane3(sub[np.random.randint(ns)], sub[np.random.randint(ns)],
+                       sub[np.random.randint(ns)], hyp):
+                inl, _ = _score(hyp, sub, a, b)
+                if inl > best_inl:
+                    best_inl = inl
+                    best[:] = hyp
+        if best_inl < min_fraction * ns:
+            continue
+        _refine(best, sub, a, b)
+        for j in range(n):
+            i = idx[j]
+            z = flat[i, 2]
+            dist = best[0] * flat[i, 0] + best[1] * flat[i, 1] + best[2] * z + best[3]
+            if abs(dist) < clear_band * (a + b * z * z):
+                keep_f[i] = False
+                cleared += 1
+    return cleared

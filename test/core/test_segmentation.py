@@ -1,0 +1,149 @@
+"""Person segmentation from depth: analytic scenes with known answers, and a real ITOP frame."""
+import numpy as np
+import pytest
+
+from kinpose_ros.core.camera import SENSOR_PRESETS, Intrinsics
+from kinpose_ros.core.depth import decode_depth
+from kinpose_ros.core.segmentation import (
+    PersonProposal,
+    PersonSegmenter,
+    SegmenterConfig,
+    SegmenterState,
+    segment_people,
+)
+
+K = SENSOR_PRESETS['itop']  # 320x240, f = 285.714
+CAM_HEIGHT = 1.3  # metres above the floor; level camera: the floor is y = CAM_HEIGHT
+
+
+def _person_boxes(x: float, height: float = 1.75) -> list:
+    """A flat cut-out person standing at lateral position x: (x0, x1, top, bottom) boxes in
+    metres (y down, the floor at CAM_HEIGHT); head, torso, arms, legs."""
+    floor = CAM_HEIGHT
+    s = height / 1.75
+    leg, torso_top = floor - 0.85 * s, floor - 1.45 * s
+    return [
+        (x - 0.10 * s, x + 0.10 * s, floor - 1.75 * s, torso_top),  # head and neck
+        (x - 0.20 * s, x + 0.20 * s, torso_top, leg),               # torso
+        (x - 0.28 * s, x - 0.20 * s, torso_top, leg + 0.15 * s),    # arms
+        (x + 0.20 * s, x + 0.28 * s, torso_top, leg + 0.15 * s),
+        (x - 0.18 * s, x - 0.03 * s, leg, floor),                   # legs
+        (x + 0.03 * s, x + 0.18 * s, leg, floor),
+    ]
+
+
+def render(people: list, k: Intrinsics = K, floor: bool = True,
+           wall_z: float | None = None) -> np.ndarray:
+    """Depth (H, W) float32 of a level camera: a floor, optional back wall at ``wall_z``, and
+    people given as ``(x, z)`` or ``(x, z, height)`` (flat fronts at depth z). NaN = nothing."""
+    u = (np.arange(k.width) - k.cx) / k.fx
+    v = (np.arange(k.height) - k.cy) / k.fy
+    xn, yn = np.meshgrid(u, v)
+    depth = np.full((k.height, k.width), np.inf)
+    if floor:
+        with np.errstate(divide='ignore'):
+            depth = np.where(yn > 1e-6, CAM_HEIGHT / np.where(yn > 1e-6, yn, 1.0), np.inf)
+    if wall_z is not None:
+        depth = np.minimum(depth, wall_z)
+    for person in people:
+        x, z = person[:2]
+        for x0, x1, y0, y1 in _person_boxes(x, *person[2:]):
+            hit = (xn * z >= x0) & (xn * z <= x1) & (yn * z >= y0) & (yn * z <= y1)
+            depth = np.where(hit & (z < depth), z, depth)
+    depth[depth > 8.0] = np.inf
+    return np.where(np.isfinite(depth), depth, np.nan).astype(np.float32)
+
+
+def _true_box(x: float, z: float, height: float = 1.75, k: Intrinsics = K) -> np.ndarray:
+    """Edge box of the rendered person's pixels (alone in the image)."""
+    mask = np.isfinite(render([(x, z, height)], k, floor=False))
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1])
+
+
+def _iou(a, b) -> float:
+    lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
+    inter = np.prod(np.clip(hi - lo, 0, None))
+    return inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter)
+
+
+def test_no_valid_depth_gives_nothing():
+    seg = PersonSegmenter()
+    assert seg.segment(np.zeros((240, 320), np.float32), K) == []
+    assert seg.segment(np.full((240, 320), np.nan, np.float32), K) == []
+    assert seg.state.floor_plane is None
+
+
+def test_floor_only_gives_nothing_and_finds_the_floor():
+    seg = PersonSegmenter()
+    assert seg.segment(render([]), K) == []
+    plane = seg.state.floor_plane
+    np.testing.assert_allclose(plane[:3], [0.0, -1.0, 0.0], atol=0.01)
+    assert plane[3] == pytest.approx(CAM_HEIGHT, abs=0.02)
+
+
+def test_two_people_sorted_by_distance():
+    depth = render([(0.9, 5.0), (-0.6, 3.5)], wall_z=6.5)  # feet in view beyond 3.1 m
+    proposals = PersonSegmenter().segment(depth, K)
+    assert len(proposals) == 2
+    near, far = proposals
+    assert isinstance(near, PersonProposal)
+    np.testing.assert_allclose(near.centroid_xyz[[0, 2]], [-0.6, 3.5], atol=0.1)
+    np.testing.assert_allclose(far.centroid_xyz[[0, 2]], [0.9, 5.0], atol=0.1)
+    assert _iou(near.box_xyxy, _true_box(-0.6, 3.5)) > 0.9
+    assert _iou(far.box_xyxy, _true_box(0.9, 5.0)) > 0.9
+    for p in proposals:
+        assert p.score > 0.5
+        assert p.height_m == pytest.approx(1.75, abs=0.2)  # less the soles (floor margin)
+        assert p.mask.shape == (240, 320) and p.mask.sum() == p.num_pixels
+        x0, y0, x1, y1 = p.box_xyxy
+        assert p.mask[y0:y1, x0:x1].sum() == p.num_pixels  # the box holds the whole mask
+
+
+def test_person_touching_the_floor_is_not_merged_with_it():
+    depth = render([(0.0, 3.5)])
+    (p,) = PersonSegmenter().segment(depth, K)
+    alone = np.isfinite(render([(0.0, 3.5)], floor=False))
+    np.testing.assert_allclose(p.box_xyxy, _true_box(0.0, 3.5), atol=2)  # feet: down to the floor
+    assert not (p.mask & ~alone).any()
+    assert p.mask.sum() > 0.9 * alone.sum()
+
+
+def test_person_in_front_of_a_close_wall():
+    (p,) = PersonSegmenter().segment(render([(0.3, 3.5)], wall_z=4.0), K)
+    assert _iou(p.box_xyxy, _true_box(0.3, 3.5)) > 0.9
+
+
+def test_floor_plane_is_carried_between_frames():
+    state = SegmenterState()
+    segment_people(render([(0.0, 3.5)]), K, state=state)
+    first = state.floor_plane.copy()
+    proposals = segment_people(render([(0.5, 4.0)]), K, state=state)
+    assert len(proposals) == 1
+    np.testing.assert_allclose(state.floor_plane, first, atol=0.02)
+
+
+def test_larger_images_use_a_coarser_grid():
+    k = SENSOR_PRESETS['realsense_d435_640x480']
+    (p,) = PersonSegmenter().segment(render([(0.0, 3.5)], k), k)
+    assert _iou(p.box_xyxy, _true_box(0.0, 3.5, k=k)) > 0.9
+
+
+def test_bad_input_is_rejected():
+    with pytest.raises(ValueError, match='match the intrinsics'):
+        PersonSegmenter().segment(np.zeros((100, 100), np.float32), K)
+    with pytest.raises(ValueError, match='grid_rows'):
+        SegmenterConfig(grid_rows=2)
+
+
+def test_real_itop_frame_has_exactly_one_person(shared_data):
+    raw = np.load(shared_data / 'real_depth' / 'itop_side_train_000053.npy')
+    proposals = PersonSegmenter().segment(decode_depth(raw, '16UC1'), K)
+    assert len(proposals) == 1
+    x0, y0, x1, y1 = proposals[0].box_xyxy
+    # hand-checked on the image: head top at row ~59, hand tips at columns ~101 and ~212, feet
+    # at the bottom edge; a door frame ends at column ~92 (pillar at < 62) and furniture
+    # stands at columns >= 225 (and a chair from 210 below row 155)
+    assert x0 <= 104 and y0 <= 62 and x1 >= 210 and y1 >= 235
+    assert x0 >= 96 and y0 >= 50 and x1 <= 222
+    assert proposals[0].centroid_xyz[2] == pytest.approx(3.0, abs=0.2)
