@@ -238,7 +238,7 @@ def remove_planes(P: np.ndarray, labels: np.ndarray, chosen: np.ndarray, seed: i
         if n < 10:
             continue
         idx = order[start[k]:start[k + 1]]
-        stride = max(1, n // 400)
+        stride = max(1, n // 300)
         sub = np.empty(((n + stride - 1) // stride, 3))
         for j in range(sub.shape[0]):
             for c in range(3):

@@ -227,16 +227,38 @@ class PersonSegmenter:
         for round_ in range(cfg.split_rounds + 1):
             n = K.label_grid(grid.z, grid.z, keep, cfg.jump[0], cfg.jump[1], slope, labels)
             stats = K.component_stats(grid.P, labels, n, *axes, cell_area)
-            big = self._too_big(stats)
-            if round_ == cfg.split_rounds or not big.any():
+            kind = np.empty(n + 1, np.int8)
+            counts = K.classify(stats, cfg.height_range_m[0], cfg.height_range_m[1],
+                                cfg.width_range_m[0], cfg.width_range_m[1], cfg.fragment_max_m,
+                                kind)
+            if round_ == cfg.split_rounds or counts[3] == 0:
                 break
-            if not plane_fit.remove_planes(grid.P, labels, big, cfg.seed + round_, 32,
+            if not plane_fit.remove_planes(grid.P, labels, kind == 3, cfg.seed + round_, 32,
                                            cfg.plane_tolerance[0], cfg.plane_tolerance[1],
-                                           cfg.split_min_fraction, 2.0, keep):
+                                           cfg.split_min_fraction, 1.5, keep):
                 break
-        self._attach(grid, labels, stats)
-        if plane.any() and cfg.corridor_cut_m > 0:
-            stats = self._trim(grid, labels, stats, plane, axes, cell_area)
+        if counts[1] and counts[2]:  # limb fragments next to people
+            parent = np.arange(n + 1, dtype=np.int32)
+            if K.attach_fragments(grid.z, labels, kind, cfg.attach_jump[0], cfg.attach_jump[1],
+                                  parent):
+                K.merge_components(labels, stats, parent)
+        if counts[2]:  # people side by side
+            wide = (kind == 2) & (stats[:, K.ST_LAT1] - stats[:, K.ST_LAT0] >= 0.7)
+            if wide.any() and K.split_side_by_side(
+                    grid.P, labels, stats, wide, axes[0], axes[1],
+                    plane[3] if plane.any() else 0.0, 0.05, 0.35, 0.4,
+                    1.2 if plane.any() else -1e9, n + 1):
+                n = int(labels.max())
+                stats = K.component_stats(grid.P, labels, n, *axes, cell_area)
+                kind = np.empty(n + 1, np.int8)
+                counts = K.classify(stats, cfg.height_range_m[0], cfg.height_range_m[1],
+                                    cfg.width_range_m[0], cfg.width_range_m[1],
+                                    cfg.fragment_max_m, kind)
+        if plane.any() and cfg.corridor_cut_m > 0 and counts[2]:
+            if K.trim_to_corridor(grid.P, labels, stats, kind == 2, plane, axes[1], axes[2],
+                                  cfg.corridor_cut_m, cfg.corridor_margin_m[0],
+                                  cfg.corridor_margin_m[1]):
+                stats = K.component_stats(grid.P, labels, n, *axes, cell_area)
         feats = K.shape_features(grid.P, grid.z, labels, stats, axes[0], axes[1], 0.25, 0.15,
                                  cfg.jump[0], cfg.jump[1], cell_area)
         scores, heights = self._score(stats, feats, plane)
@@ -309,51 +331,6 @@ class PersonSegmenter:
         if drop.any():
             K.clear_labels(labels, drop, keep)
 
-    def _attach(self, grid: _Grid, labels: np.ndarray, stats: np.ndarray) -> None:
-        """Fold limb fragments into the person-sized component they touch (in place)."""
-        cfg = self.config
-        height = stats[:, K.ST_UP1] - stats[:, K.ST_UP0]
-        width = stats[:, K.ST_LAT1] - stats[:, K.ST_LAT0]
-        extent = np.maximum(height, width)
-        kind = np.zeros(len(stats), np.int8)
-        kind[(extent < cfg.fragment_max_m) & (stats[:, K.ST_COUNT] > 0)] = 1
-        kind[(height >= cfg.height_range_m[0]) & (height <= cfg.height_range_m[1]) &
-             (width <= cfg.width_range_m[1]) & (extent >= cfg.fragment_max_m)] = 2
-        kind[0] = 0
-        if not ((kind == 1).any() and (kind == 2).any()):
-            return
-        parent = np.arange(len(stats), dtype=np.int32)
-        if K.attach_fragments(grid.z, labels, kind, cfg.attach_jump[0], cfg.attach_jump[1],
-                              parent):
-            K.merge_components(labels, stats, parent)
-
-    def _trim(self, grid: _Grid, labels: np.ndarray, stats: np.ndarray, plane: np.ndarray,
-              axes: tuple, cell_area: float) -> np.ndarray:
-        """Cut furniture sticking out below people's upper bodies; returns the statistics."""
-        cfg = self.config
-        height = stats[:, K.ST_UP1] - stats[:, K.ST_UP0]
-        width = stats[:, K.ST_LAT1] - stats[:, K.ST_LAT0]
-        cand = (height >= cfg.height_range_m[0]) & (width >= cfg.width_range_m[0]) & \
-            (stats[:, K.ST_COUNT] > 0)
-        cand[0] = False
-        if not cand.any():
-            return stats
-        cut = K.trim_to_corridor(grid.P, labels, stats, cand, plane, axes[1], axes[2],
-                                 cfg.corridor_cut_m, cfg.corridor_margin_m[0],
-                                 cfg.corridor_margin_m[1])
-        if cut == 0:
-            return stats
-        return K.component_stats(grid.P, labels, len(stats) - 1, *axes, cell_area)
-
-    def _too_big(self, stats: np.ndarray) -> np.ndarray:
-        """(n + 1,) bool: components larger than any person (row 0 False)."""
-        cfg = self.config
-        height = stats[:, K.ST_UP1] - stats[:, K.ST_UP0]
-        width = stats[:, K.ST_LAT1] - stats[:, K.ST_LAT0]
-        big = (height > cfg.height_range_m[1]) | (width > cfg.width_range_m[1])
-        big[0] = False
-        return big
-
     def _score(self, stats: np.ndarray, feats: np.ndarray, plane: np.ndarray) -> tuple:
         """(n + 1,) scores in [0, 1] (0 = not a person) and visible heights (metres)."""
         cfg = self.config
@@ -388,7 +365,7 @@ class PersonSegmenter:
                        slope, k.fx, k.fy, k.cx, k.cy, masks, boxes, sums)
         found = sums[:, 0] > 0
         if plane.any():
-            _extend_to_floor(boxes, stats[chosen], plane, k)
+            K.extend_to_floor(boxes, stats, chosen, plane, k.fy, k.cy, k.height)
         centroids = sums[:, 1:] / np.maximum(sums[:, :1], 1.0)
         order = np.argsort(np.linalg.norm(centroids, axis=1), kind='stable')
         return [PersonProposal(boxes[i], masks[i], centroids[i], float(scores[i]),
@@ -396,31 +373,15 @@ class PersonSegmenter:
                 for i in order if found[i]]
 
 
-def _extend_to_floor(boxes: np.ndarray, stats: np.ndarray, plane: np.ndarray,
-                     k: Intrinsics) -> None:
-    """Grow the boxes (N, 4) of people standing on the floor down to the floor under their
-    lowest point: the floor margin removed the soles of their feet."""
-    low = stats[:, [K.ST_LOWX, K.ST_LOWY, K.ST_LOWZ]]
-    lift = low @ plane[:3] + plane[3]
-    standing = lift < 0.3
-    if not standing.any():
-        return
-    foot = low - lift[:, None] * plane[:3]
-    with np.errstate(divide='ignore', invalid='ignore'):
-        v = k.fy * foot[:, 1] / foot[:, 2] + k.cy
-    bottom = np.floor(v + 0.5) + 1.0
-    ok = standing & np.isfinite(bottom) & (foot[:, 2] > 0)
-    grown = np.clip(bottom, boxes[:, 3], k.height).astype(np.int64)
-    boxes[ok, 3] = grown[ok]
-
-
 def _frame_axes(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit ``up`` (floor normal, else camera -y), ``lateral`` (camera x made horizontal) and
     ``forward`` (horizontal, away from the camera)."""
-    up = plane[:3].copy() if plane.any() else np.array([0.0, -1.0, 0.0])
-    lateral = np.array([1.0, 0.0, 0.0]) - up[0] * up
-    lateral /= np.linalg.norm(lateral)
-    return up, lateral, np.cross(up, lateral)
+    ux, uy, uz = (float(v) for v in plane[:3]) if plane.any() else (0.0, -1.0, 0.0)
+    lx, ly, lz = 1.0 - ux * ux, -ux * uy, -ux * uz
+    norm = math.sqrt(lx * lx + ly * ly + lz * lz)
+    lx, ly, lz = lx / norm, ly / norm, lz / norm
+    return (np.array([ux, uy, uz]), np.array([lx, ly, lz]),
+            np.array([uy * lz - uz * ly, uz * lx - ux * lz, ux * ly - uy * lx]))
 
 
 def segment_people(depth_m: np.ndarray, intrinsics: Intrinsics,

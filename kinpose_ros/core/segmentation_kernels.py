@@ -227,7 +227,8 @@ def component_stats(P: np.ndarray, labels: np.ndarray, n: int, up: np.ndarray,
         k = L[i]
         if k == 0:
             continue
-        gy, gx = i // Wg, i % Wg
+        gy = i // Wg
+        gx = i - gy * Wg
         x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
         st[k, ST_COUNT] += 1.0
         st[k, ST_AREA] += cell_area * z * z
@@ -263,6 +264,52 @@ def component_stats(P: np.ndarray, labels: np.ndarray, n: int, up: np.ndarray,
             flags |= 8
         st[k, ST_BORDER] = flags
     return st
+
+
+@nb.njit(**_JIT)
+def classify(stats: np.ndarray, h_min: float, h_max: float, w_min: float, w_max: float,
+             frag_max: float, kind: np.ndarray) -> np.ndarray:
+    """Sort components by size into ``kind`` (n + 1,) int8: 0 empty or row 0, 1 fragment
+    (height and width below ``frag_max``), 2 person-sized, 3 larger than a person (height
+    above ``h_max`` or width above ``w_max``), 4 other; returns the counts of each kind."""
+    counts = np.zeros(5, np.int64)
+    kind[0] = 0
+    for k in range(1, stats.shape[0]):
+        h = stats[k, ST_UP1] - stats[k, ST_UP0]
+        w = stats[k, ST_LAT1] - stats[k, ST_LAT0]
+        if stats[k, ST_COUNT] == 0:
+            c = 0
+        elif h > h_max or w > w_max:
+            c = 3
+        elif h < frag_max and w < frag_max:
+            c = 1
+        elif h >= h_min and w >= w_min:
+            c = 2
+        else:
+            c = 4
+        kind[k] = c
+        counts[c] += 1
+    return counts
+
+
+@nb.njit(**_JIT)
+def extend_to_floor(boxes: np.ndarray, stats: np.ndarray, rows: np.ndarray, plane: np.ndarray,
+                    fy: float, cy: float, height: int) -> None:
+    """Grow the boxes (N, 4) of components ``rows`` (N,) standing on the floor (lowest point
+    less than 0.3 m above it) down to the floor under their lowest point: the floor margin
+    took the soles of their feet."""
+    for i in range(boxes.shape[0]):
+        k = rows[i]
+        x, y, z = stats[k, ST_LOWX], stats[k, ST_LOWY], stats[k, ST_LOWZ]
+        lift = plane[0] * x + plane[1] * y + plane[2] * z + plane[3]
+        if not lift < 0.3:
+            continue
+        fy_, fz = y - lift * plane[1], z - lift * plane[2]
+        if fz <= 0.0:
+            continue
+        bottom = np.floor(fy * fy_ / fz + cy + 0.5) + 1.0
+        if bottom > boxes[i, 3]:
+            boxes[i, 3] = min(int(bottom), height)
 
 
 @nb.njit(**_JIT)
@@ -401,27 +448,33 @@ def refine_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
     """
     H, W = depth.shape
     Hg, Wg = zg.shape
+    r0, r1, c0, c1 = window[0], window[1], window[2], window[3]
+    cw = c1 - c0
+    cell = np.full(((r1 - r0) + 2) * (cw + 2), -1, np.int32)  # proposal per cell, padded
+    for gy in range(max(r0 - 1, 0), min(r1 + 1, Hg)):
+        for gx in range(max(c0 - 1, 0), min(c1 + 1, Wg)):
+            cell[(gy - r0 + 1) * (cw + 2) + gx - c0 + 1] = out_index[labels[gy, gx]]
     use_plane = plane[0] != 0.0 or plane[1] != 0.0 or plane[2] != 0.0
     ks = np.empty(9, np.int32)
     zs = np.empty(9, np.float32)
-    for gy in range(window[0], window[1]):
-        ylo, yhi = max(gy - 1, 0), min(gy + 2, Hg)
+    acc = np.zeros((boxes.shape[0], 4))  # count, sum u z, sum v z, sum z
+    for gy in range(r0, r1):
         y0 = gy * step
         y1 = y0 + step if gy < Hg - 1 else H
-        for gx in range(window[2], window[3]):
-            xlo, xhi = max(gx - 1, 0), min(gx + 2, Wg)
+        for gx in range(c0, c1):
+            base = (gy - r0 + 1) * (cw + 2) + gx - c0 + 1
+            own = cell[base]
             m = 0
-            own = out_index[labels[gy, gx]]
             inside = own >= 0
-            for ny in range(ylo, yhi):
-                for nx in range(xlo, xhi):
-                    k = out_index[labels[ny, nx]]
-                    if k != own:
-                        inside = False
-                    if k >= 0:
-                        ks[m] = k
-                        zs[m] = zg[ny, nx]
-                        m += 1
+            for j in range(9):
+                dy, dx = j // 3 - 1, j % 3 - 1
+                k = cell[base + dy * (cw + 2) + dx]
+                if k != own:
+                    inside = False
+                if k >= 0:
+                    ks[m] = k
+                    zs[m] = zg[gy + dy, gx + dx]
+                    m += 1
             if m == 0:
                 continue
             if inside:  # only the own cell; no floor next to it
@@ -444,11 +497,12 @@ def refine_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
                             best_k = ks[j]
                     if best_k < 0:
                         continue
-                    X = (x - cx) / fx * z
-                    Y = (y - cy) / fy * z
-                    if use_plane and not inside and plane[0] * X + plane[1] * Y + \
-                            plane[2] * z + plane[3] <= margin_a + margin_b * z * z:
-                        continue
+                    if use_plane and not inside:
+                        X = (x - cx) / fx * z
+                        Y = (y - cy) / fy * z
+                        if plane[0] * X + plane[1] * Y + plane[2] * z + plane[3] \
+                                <= margin_a + margin_b * z * z:
+                            continue
                     masks[best_k, y, x] = True
                     if x < boxes[best_k, 0]:
                         boxes[best_k, 0] = x
@@ -458,10 +512,15 @@ def refine_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
                         boxes[best_k, 2] = x + 1
                     if y >= boxes[best_k, 3]:
                         boxes[best_k, 3] = y + 1
-                    sums[best_k, 0] += 1.0
-                    sums[best_k, 1] += X
-                    sums[best_k, 2] += Y
-                    sums[best_k, 3] += z
+                    acc[best_k, 0] += 1.0
+                    acc[best_k, 1] += x * z
+                    acc[best_k, 2] += y * z
+                    acc[best_k, 3] += z
+    for k in range(boxes.shape[0]):
+        sums[k, 0] = acc[k, 0]
+        sums[k, 1] = (acc[k, 1] - cx * acc[k, 3]) / fx
+        sums[k, 2] = (acc[k, 2] - cy * acc[k, 3]) / fy
+        sums[k, 3] = acc[k, 3]
 
 
 # shape feature columns
@@ -583,3 +642,66 @@ def score_components(stats: np.ndarray, feats: np.ndarray, plane_d: float, has_p
         if s > 0.0:
             n_pos += 1
     return n_pos
+
+
+@nb.njit(**_JIT)
+def split_side_by_side(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, chosen: np.ndarray,
+                       up: np.ndarray, lateral: np.ndarray, base: float, bin_m: float,
+                       dip_m: float, min_part_m: float, min_peak: float,
+                       next_label: int) -> int:
+    """Split components that hold people side by side (touching shoulders or hands).
+
+    For each ``chosen[label]`` component, the profile of its top height (``up . X + base``)
+    over ``bin_m`` lateral bins is searched for a valley at least ``dip_m`` below a peak of
+    at least ``min_peak`` on each side, with at least ``min_part_m`` of width on each side (a
+    raised arm is narrower than that: no person of its own). The deepest valley splits:
+    the cells beyond it get label ``next_label``, ``next_label + 1``, ... Returns the number of
+    splits (statistics must then be recomputed).
+    """
+    N = labels.size
+    L = labels.reshape(N)
+    Pf = P.reshape(N, 3)
+    m = stats.shape[0]
+    nb_max = 64
+    prof = np.full((m, nb_max), -1e9)
+    for i in range(N):
+        k = L[i]
+        if not chosen[k]:
+            continue
+        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+        j = int((lateral[0] * x + lateral[1] * y + lateral[2] * z - stats[k, ST_LAT0]) / bin_m)
+        j = min(max(j, 0), nb_max - 1)
+        prof[k, j] = max(prof[k, j], up[0] * x + up[1] * y + up[2] * z + base)
+    cut = np.full(m, 1e9)
+    newlab = np.zeros(m, np.int32)
+    n_split = 0
+    part = int(np.ceil(min_part_m / bin_m))
+    for k in range(m):
+        if not chosen[k]:
+            continue
+        nb_ = min(int((stats[k, ST_LAT1] - stats[k, ST_LAT0]) / bin_m) + 1, nb_max)
+        best, best_j = 0.0, -1
+        for j in range(part, nb_ - part):
+            left = -1e9
+            for a in range(0, j):
+                left = max(left, prof[k, a])
+            right = -1e9
+            for b in range(j + 1, nb_):
+                right = max(right, prof[k, b])
+            depth = min(left, right) - prof[k, j]
+            if depth >= dip_m and depth > best and min(left, right) >= min_peak:
+                best, best_j = depth, j
+        if best_j >= 0:
+            cut[k] = stats[k, ST_LAT0] + (best_j + 0.5) * bin_m
+            newlab[k] = next_label + n_split
+            n_split += 1
+    if n_split == 0:
+        return 0
+    for i in range(N):
+        k = L[i]
+        if newlab[k] == 0:
+            continue
+        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+        if lateral[0] * x + lateral[1] * y + lateral[2] * z > cut[k]:
+            L[i] = newlab[k]
+    return n_split
