@@ -98,18 +98,19 @@ def _floor_ok(plane: np.ndarray, cos_tilt: float, h_min: float, h_max: float) ->
 
 @nb.njit(**_JIT)
 def _floor_candidates(P: np.ndarray, cos_tilt: float, max_count: int) -> np.ndarray:
-    """(M, 3) float64 points of plausible floor cells: on a sparse lattice, cells whose local
-    normal (from the cells two away on each side) lies within the tilt cone around camera up;
-    at most about ``max_count``, in raster order."""
+    """(M, 6) float64 plausible floor cells, in raster order: point (3) and unit local normal
+    (3, toward the camera; from the cells two away on each side), for cells on a sparse
+    lattice whose normal lies within the tilt cone around camera up; at most ~``max_count``."""
     Hg, Wg = P.shape[0], P.shape[1]
     s = 2
     while ((Hg - 4) // s) * ((Wg - 4) // s) > 4 * max_count:
         s += 1
-    out = np.empty(((Hg // s + 1) * (Wg // s + 1), 3))
+    out = np.empty(((Hg // s + 1) * (Wg // s + 1), 6))
     m = 0
     for gy in range(2, Hg - 2, s):
         for gx in range(2, Wg - 2, s):
-            if not P[gy, gx, 2] == P[gy, gx, 2]:
+            x, y, z = P[gy, gx, 0], P[gy, gx, 1], P[gy, gx, 2]
+            if not z == z:
                 continue
             vx = P[gy + 2, gx, 0] - P[gy - 2, gx, 0]
             vy = P[gy + 2, gx, 1] - P[gy - 2, gx, 1]
@@ -117,11 +118,15 @@ def _floor_candidates(P: np.ndarray, cos_tilt: float, max_count: int) -> np.ndar
             hx = P[gy, gx + 2, 0] - P[gy, gx - 2, 0]
             hy = P[gy, gx + 2, 1] - P[gy, gx - 2, 1]
             hz = P[gy, gx + 2, 2] - P[gy, gx - 2, 2]
-            ny = vz * hx - vx * hz  # y of v x h (NaN when a neighbour is invalid)
-            nn = (vy * hz - vz * hy) ** 2 + ny * ny + (vx * hy - vy * hx) ** 2
-            if abs(ny) >= cos_tilt * np.sqrt(nn):  # either winding
-                out[m, 0], out[m, 1], out[m, 2] = P[gy, gx, 0], P[gy, gx, 1], P[gy, gx, 2]
-                m += 1
+            nx, ny, nz = vy * hz - vz * hy, vz * hx - vx * hz, vx * hy - vy * hx
+            nn = np.sqrt(nx * nx + ny * ny + nz * nz)
+            if not abs(ny) >= cos_tilt * nn or nn == 0.0:  # NaN neighbours: False
+                continue
+            if nx * x + ny * y + nz * z > 0.0:  # toward the camera
+                nn = -nn
+            out[m, 0], out[m, 1], out[m, 2] = x, y, z
+            out[m, 3], out[m, 4], out[m, 5] = nx / nn, ny / nn, nz / nn
+            m += 1
     return out[:m:max(1, m // max_count)]
 
 
@@ -152,13 +157,14 @@ def fit_floor(P: np.ndarray, prev: np.ndarray, seed: int, n_hyp: int, n_eval: in
               out: np.ndarray) -> float:
     """RANSAC floor plane of the grid ``P`` into ``out`` (4,); returns its inlier fraction.
 
-    Hypotheses: planes through three nearby plausible floor cells (locally level within the
-    tilt cone; a local triangle lies on one surface far more often than three points from
-    anywhere), plus ``prev`` when its normal is non-zero. A hypothesis must lie in the tilt
-    cone with the camera ``[h_min, h_max]`` above it. Score: the fraction of level cells on it
-    minus 4x the fraction of about ``n_eval`` valid cells clearly below it, so a table top
-    (with floor under it) loses to the floor. The winner is refined by weighted least squares.
-    The returned fraction is of the ``n_eval`` valid cells; 0 when nothing qualifies.
+    Hypotheses, from plausible floor cells (locally level within the tilt cone): one cell with
+    its local normal, or a triangle of nearby cells (a local triangle lies on one surface far
+    more often than three points from anywhere); plus ``prev`` when its normal is non-zero.
+    A hypothesis must lie in the tilt cone with the camera ``[h_min, h_max]`` above it.
+    Score: the fraction of level cells on it minus 4x the fraction of about ``n_eval`` valid
+    cells clearly below it, so a table top (with floor under it) loses to the floor. The
+    winner is refined by weighted least squares. The returned fraction is of the ``n_eval``
+    valid cells; 0 when nothing qualifies.
     """
     sub = _valid_subsample(P, n_eval)
     m = sub.shape[0]
@@ -176,17 +182,21 @@ def fit_floor(P: np.ndarray, prev: np.ndarray, seed: int, n_hyp: int, n_eval: in
             if prev[0] == 0.0 and prev[1] == 0.0 and prev[2] == 0.0:
                 continue
             hyp[:] = prev
-        else:
-            if nc < 3:
-                break
+        elif nc < 3:
+            break
+        elif h % 2 == 1:  # one cell and its local normal
+            i0 = np.random.randint(nc)
+            hyp[0], hyp[1], hyp[2] = cand[i0, 3], cand[i0, 4], cand[i0, 5]
+            hyp[3] = -(hyp[0] * cand[i0, 0] + hyp[1] * cand[i0, 1] + hyp[2] * cand[i0, 2])
+        else:  # a triangle of nearby cells
             i0 = np.random.randint(nc)
             i1 = min(max(i0 + np.random.randint(-span, span + 1), 0), nc - 1)
             i2 = min(max(i0 + np.random.randint(-3 * span, 3 * span + 1), 0), nc - 1)
-            if not _plane3(cand[i0], cand[i1], cand[i2], hyp):
+            if not _plane3(cand[i0, :3], cand[i1, :3], cand[i2, :3], hyp):
                 continue
         if not _floor_ok(hyp, cos_tilt, h_min, h_max):
             continue
-        inl, _ = _score(hyp, cand, a, b)
+        inl, _ = _score(hyp, cand[:, :3], a, b)
         _, behind = _score(hyp, sub, a, b)
         score = inl / max(nc, 1) - 4.0 * behind / m
         if score > best_score:
