@@ -16,6 +16,7 @@ TARGETS = {
     'ik': 'kinpose_ros.tools.bench:benchmark_ik',
     'node': 'kinpose_ros.tools.bench_node:benchmark_node',
     'pipeline': 'kinpose_ros.tools.bench_pipeline:benchmark_pipeline',
+    'segment': 'kinpose_ros.data.segmentation_eval:bench_target',
     'synth': 'kinpose_ros.data.synth.parallel:bench_target',
 }
 
