@@ -197,6 +197,8 @@ def fit_floor(P: np.ndarray, prev: np.ndarray, seed: int, n_hyp: int, n_eval: in
         if not _floor_ok(hyp, cos_tilt, h_min, h_max):
             continue
         inl, _ = _score(hyp, cand[:, :3], a, b)
+        if inl / max(nc, 1) <= best_score:  # cannot win: skip counting points below it
+            continue
         _, behind = _score(hyp, sub, a, b)
         score = inl / max(nc, 1) - 4.0 * behind / m
         if score > best_score:

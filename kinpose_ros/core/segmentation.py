@@ -149,7 +149,8 @@ class PersonProposal:
         box_xyxy: (4,) int64 ``x0, y0, x1, y1`` pixel edges: the person is ``depth[y0:y1,
             x0:x1]``.
         mask: (H, W) bool person pixels (valid depth only).
-        centroid_xyz: (3,) float64 mean of the person's points, metres, camera optical frame.
+        centroid_xyz: (3,) float64 mean of the person's points (on the working grid), metres,
+            camera optical frame.
         score: confidence in [0, 1] that this is a person.
         height_m: visible extent along the floor normal (camera up without a floor), metres;
             measured from the floor for a person standing on it.
@@ -322,14 +323,7 @@ class PersonSegmenter:
         cfg = self.config
         n = K.label_grid(height, grid.z, level, 0.04, 0.002, 0.0, labels)
         st = K.component_stats(grid.P, labels, n, *axes, cell_area)
-        lat = st[:, K.ST_LAT1] - st[:, K.ST_LAT0]
-        fwd = st[:, K.ST_FWD1] - st[:, K.ST_FWD0]
-        drop = (np.maximum(lat, fwd) >= cfg.furniture_level_m) & \
-            (np.minimum(lat, fwd) >= 0.5 * cfg.furniture_level_m) & \
-            (st[:, K.ST_UP0] + plane[3] > 0.2)  # up . X + d: height above the floor
-        drop[0] = False
-        if drop.any():
-            K.clear_labels(labels, drop, keep)
+        K.clear_large_level(labels, st, float(plane[3]), cfg.furniture_level_m, 0.2, keep)
 
     def _score(self, stats: np.ndarray, feats: np.ndarray, plane: np.ndarray) -> tuple:
         """(n + 1,) scores in [0, 1] (0 = not a person) and visible heights (metres)."""
@@ -354,7 +348,7 @@ class PersonSegmenter:
         H, W = depth.shape
         masks = np.zeros((len(chosen), H, W), np.bool_)
         boxes = np.tile(np.array([W, H, 0, 0], np.int64), (len(chosen), 1))
-        sums = np.zeros((len(chosen), 4))
+        count = np.zeros(len(chosen), np.int64)
         slope = 2.0 * cfg.jump_slope * grid.step / k.fx
         sel = stats[chosen]
         window = np.array([sel[:, K.ST_R0].min() - 1, sel[:, K.ST_R1].max() + 2,
@@ -362,15 +356,14 @@ class PersonSegmenter:
         window = np.clip(window, 0, np.repeat(grid.z.shape, 2)).astype(np.int64)
         K.refine_masks(depth, grid.step, grid.z, labels, out_index, window, plane,
                        cfg.floor_margin[0], cfg.floor_margin[1], cfg.jump[0], cfg.jump[1],
-                       slope, k.fx, k.fy, k.cx, k.cy, masks, boxes, sums)
-        found = sums[:, 0] > 0
+                       slope, k.fx, k.fy, k.cx, k.cy, masks, boxes, count)
         if plane.any():
             K.extend_to_floor(boxes, stats, chosen, plane, k.fy, k.cy, k.height)
-        centroids = sums[:, 1:] / np.maximum(sums[:, :1], 1.0)
+        centroids = sel[:, K.ST_SX:K.ST_SZ + 1] / sel[:, K.ST_COUNT:K.ST_COUNT + 1]
         order = np.argsort(np.linalg.norm(centroids, axis=1), kind='stable')
         return [PersonProposal(boxes[i], masks[i], centroids[i], float(scores[i]),
-                               float(heights[i]), int(sums[i, 0]))
-                for i in order if found[i]]
+                               float(heights[i]), int(count[i]))
+                for i in order if count[i] > 0]
 
 
 def _frame_axes(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

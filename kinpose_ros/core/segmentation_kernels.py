@@ -120,8 +120,23 @@ def keep_and_level(P: np.ndarray, plane: np.ndarray, margin_a: float, margin_b: 
 
 
 @nb.njit(**_JIT)
-def clear_labels(labels: np.ndarray, drop: np.ndarray, keep: np.ndarray) -> int:
-    """Clear ``keep`` where ``drop[labels]``; returns the number of cells cleared."""
+def clear_large_level(labels: np.ndarray, stats: np.ndarray, plane_d: float, long_m: float,
+                      min_height: float, keep: np.ndarray) -> int:
+    """Clear from ``keep`` the cells of level patches (labels with ``stats``) at least
+    ``long_m`` long and half that wide horizontally, more than ``min_height`` above the floor
+    (``up . X + plane_d``): table tops. Returns the number of cells cleared."""
+    m = stats.shape[0]
+    drop = np.zeros(m, np.bool_)
+    n_drop = 0
+    for k in range(1, m):
+        lat = stats[k, ST_LAT1] - stats[k, ST_LAT0]
+        fwd = stats[k, ST_FWD1] - stats[k, ST_FWD0]
+        if max(lat, fwd) >= long_m and min(lat, fwd) >= 0.5 * long_m and \
+                stats[k, ST_UP0] + plane_d > min_height:
+            drop[k] = True
+            n_drop += 1
+    if n_drop == 0:
+        return 0
     N = labels.size
     L = labels.reshape(N)
     keep_f = keep.reshape(N)
@@ -430,59 +445,72 @@ def refine_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
                  out_index: np.ndarray, window: np.ndarray, plane: np.ndarray,
                  margin_a: float, margin_b: float, a: float, b: float, c: float, fx: float,
                  fy: float, cx: float, cy: float, masks: np.ndarray, boxes: np.ndarray,
-                 sums: np.ndarray) -> None:
-    """Full-resolution masks, boxes and point sums of the chosen components.
+                 count: np.ndarray) -> None:
+    """Full-resolution masks, boxes and pixel counts of the chosen components.
 
     A valid pixel joins proposal ``out_index[labels[cell]]`` of the cell, among its block's
     cell and the 8 around it, whose depth is nearest to the pixel's, when that difference is
     below ``a + b z^2 + c z`` and (next to unchosen cells) the pixel is above the floor
     ``plane`` by the floor margin. Inside a component (all 9 cells of one proposal) only the
-    block's own cell is compared. Only grid rows ``window[0]:window[1]`` and columns
-    ``window[2]:window[3]`` are visited.
+    block's own cell is compared (and neither floor nor box edges are looked for). Only grid
+    rows ``window[0]:window[1]`` and columns ``window[2]:window[3]`` are visited.
 
     Args:
         out_index: (n + 1,) int32: grid label -> proposal index, -1 for none (index 0: -1).
         masks: (N, H, W) bool, zeroed; set here.
         boxes: (N, 4) int64 ``x0, y0, x1, y1`` (pixel edges), ``W, H, 0, 0`` on entry.
-        sums: (N, 4) float64 pixel count and sums of x, y, z (metres), zeroed on entry.
+        count: (N,) int64 pixels per proposal, zeroed on entry.
     """
     H, W = depth.shape
     Hg, Wg = zg.shape
     r0, r1, c0, c1 = window[0], window[1], window[2], window[3]
     cw = c1 - c0
-    cell = np.full(((r1 - r0) + 2) * (cw + 2), -1, np.int32)  # proposal per cell, padded
+    rows, cols = r1 - r0 + 2, cw + 2
+    cell = np.full(rows * cols, -1, np.int32)  # proposal per cell, padded by one
     for gy in range(max(r0 - 1, 0), min(r1 + 1, Hg)):
         for gx in range(max(c0 - 1, 0), min(c1 + 1, Wg)):
-            cell[(gy - r0 + 1) * (cw + 2) + gx - c0 + 1] = out_index[labels[gy, gx]]
+            cell[(gy - r0 + 1) * cols + gx - c0 + 1] = out_index[labels[gy, gx]]
+    # 3x3 max and min of the proposal index (separable): a cell with max < 0 has no chosen
+    # neighbour; one with min == max >= 0 lies inside one proposal
+    hmax = cell.copy()
+    hmin = cell.copy()
+    for i in range(1, rows * cols - 1):
+        hmax[i] = max(cell[i - 1], cell[i], cell[i + 1])
+        hmin[i] = min(cell[i - 1], cell[i], cell[i + 1])
     use_plane = plane[0] != 0.0 or plane[1] != 0.0 or plane[2] != 0.0
     ks = np.empty(9, np.int32)
     zs = np.empty(9, np.float32)
-    acc = np.zeros((boxes.shape[0], 4))  # count, sum u z, sum v z, sum z
     for gy in range(r0, r1):
         y0 = gy * step
         y1 = y0 + step if gy < Hg - 1 else H
         for gx in range(c0, c1):
-            base = (gy - r0 + 1) * (cw + 2) + gx - c0 + 1
-            own = cell[base]
-            m = 0
-            inside = own >= 0
-            for j in range(9):
-                dy, dx = j // 3 - 1, j % 3 - 1
-                k = cell[base + dy * (cw + 2) + dx]
-                if k != own:
-                    inside = False
-                if k >= 0:
-                    ks[m] = k
-                    zs[m] = zg[gy + dy, gx + dx]
-                    m += 1
-            if m == 0:
+            base = (gy - r0 + 1) * cols + gx - c0 + 1
+            top = max(hmax[base - cols], hmax[base], hmax[base + cols])
+            if top < 0:
                 continue
-            if inside:  # only the own cell; no floor next to it
-                ks[0] = own
-                zs[0] = zg[gy, gx]
-                m = 1
+            own = cell[base]
+            inside = own >= 0 and own == top and \
+                min(hmin[base - cols], hmin[base], hmin[base + cols]) == own
             x0 = gx * step
             x1 = x0 + step if gx < Wg - 1 else W
+            if inside:  # only the own cell; no floor next to it, no box edge in it
+                z0 = zg[gy, gx]
+                for y in range(y0, y1):
+                    for x in range(x0, x1):
+                        z = depth[y, x]
+                        if abs(z - z0) < a + (b * z + c) * z:  # NaN: False
+                            masks[own, y, x] = True
+                            count[own] += 1
+                continue
+            else:
+                m = 0
+                for j in range(9):
+                    dy, dx = j // 3 - 1, j % 3 - 1
+                    k = cell[base + dy * cols + dx]
+                    if k >= 0:
+                        ks[m] = k
+                        zs[m] = zg[gy + dy, gx + dx]
+                        m += 1
             for y in range(y0, y1):
                 for x in range(x0, x1):
                     z = depth[y, x]
@@ -497,7 +525,7 @@ def refine_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
                             best_k = ks[j]
                     if best_k < 0:
                         continue
-                    if use_plane and not inside:
+                    if use_plane:
                         X = (x - cx) / fx * z
                         Y = (y - cy) / fy * z
                         if plane[0] * X + plane[1] * Y + plane[2] * z + plane[3] \
@@ -512,15 +540,7 @@ def refine_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
                         boxes[best_k, 2] = x + 1
                     if y >= boxes[best_k, 3]:
                         boxes[best_k, 3] = y + 1
-                    acc[best_k, 0] += 1.0
-                    acc[best_k, 1] += x * z
-                    acc[best_k, 2] += y * z
-                    acc[best_k, 3] += z
-    for k in range(boxes.shape[0]):
-        sums[k, 0] = acc[k, 0]
-        sums[k, 1] = (acc[k, 1] - cx * acc[k, 3]) / fx
-        sums[k, 2] = (acc[k, 2] - cy * acc[k, 3]) / fy
-        sums[k, 3] = acc[k, 3]
+                    count[best_k] += 1
 
 
 # shape feature columns
