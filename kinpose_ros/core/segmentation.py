@@ -3,27 +3,36 @@
 Runs on every frame in front of the pose network, so it must cost about a millisecond; there
 are no ground-truth boxes at run time.
 
-Algorithm (numba kernels in :mod:`kinpose_ros.core.segmentation_kernels`)
--------------------------------------------------------------------------
-1. Subsample the depth image to a grid of about ``grid_rows`` rows (step 2 at 320x240, 4 at
-   640x480); unproject the cells.
-2. Floor: RANSAC on the grid points, hypotheses restricted to plausible floors (normal within
-   ``floor_max_tilt_deg`` of camera up, camera ``camera_height_range_m`` above it), scored by
-   inliers minus points below the plane (so a table top loses to the floor under it), refined
-   by least squares. The last plane of a :class:`SegmenterState` competes as a hypothesis, so
-   a static camera keeps its floor. Cells less than a depth-dependent margin above the floor,
-   or beyond ``max_depth_m``, are dropped.
-3. Components: 8-connected cells whose depths differ by less than a noise- and slant-aware
-   jump threshold; a depth discontinuity splits.
-4. Background: components larger than a person (walls, ceiling, a floor that was not found,
-   a wall merged with a person standing near it) lose their dominant plane and are
-   relabelled, for up to ``split_rounds`` rounds.
-5. Person size: height along the floor normal and width across the view, both metres from the
-   unprojected cells, must be person-like (partly visible people - cut by the image border or
-   hidden below - still qualify); a score in [0, 1] rates height, width, head height above the
-   floor and how box-like (rectangular) the silhouette is.
-6. Full-resolution masks, boxes and centroids for the kept components; proposals sorted by
-   the distance of their centroid from the camera.
+Algorithm (numba kernels in :mod:`~kinpose_ros.core.segmentation_kernels`,
+:mod:`~kinpose_ros.core.plane_fit` and :mod:`~kinpose_ros.core.person_shape`)
+-------------------------------------------------------------------------------------------
+1. Grid: subsample the depth image to about ``grid_rows`` rows (step 2 at 320x240, 4 at
+   640x480) and unproject the cells. Thresholds grow with depth as ``a + b z^2`` (noise and
+   disparity quantisation of structured light).
+2. Floor: RANSAC on plausible floor cells (local normal within ``floor_max_tilt_deg`` of
+   camera up), hypotheses from one cell and its normal or from three nearby cells, with the
+   camera ``camera_height_range_m`` above; scored by level cells on the plane minus cells
+   below it (so a table top loses to the floor under it); refined by weighted least squares.
+   The previous frame's plane (:class:`SegmenterState`) competes as a hypothesis. Cells less
+   than ``floor_margin`` above the floor, or beyond ``max_depth_m``, are dropped.
+3. Table tops: level cells (flat along the image column) form patches by height; patches at
+   least ``furniture_level_m`` long above the floor are dropped, so people touching a table
+   do not merge with it.
+4. Components: 4-connected cells whose depths differ less than a noise- and slant-aware jump
+   threshold. Components larger than a person (walls, ceiling, floor left over, or a wall
+   that swallowed a person near it) lose their dominant RANSAC plane and are relabelled
+   (``split_rounds``).
+5. Person rules: limb fragments (a hand reaching toward the camera) join the person they
+   touch; a component holding people side by side is split at a valley of its top-height
+   profile; below ``corridor_cut_m``, cells sticking out sideways from the upper body
+   (furniture a person touches) are cut off.
+6. Score in [0, 1]: metric height (from the floor for people standing on it) and width,
+   head height above the floor, area, how box-like the silhouette is, a narrow head on top,
+   support (standing on the floor or legs hidden behind something nearer), cuts at the
+   image's sides. Partly visible people (image border, occluders) still qualify, scored lower.
+7. Full resolution: masks from the pixels of each chosen component's cells and their
+   neighbours (depth-checked, floor excluded), boxes from the masks grown down to the floor
+   under the feet; proposals sorted by the distance of their centroid from the camera.
 
 Library choice: numpy + numba (already core dependencies), not Open3D. Open3D's RANSAC plane
 fit and DBSCAN clustering cost several milliseconds per frame on an unorganised cloud and
@@ -37,10 +46,11 @@ selects ``depth[y0:y1, x0:x1]``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from kinpose_ros.core import person_shape as R
 from kinpose_ros.core import plane_fit
 from kinpose_ros.core import segmentation_kernels as K
 from kinpose_ros.core.camera import Intrinsics
@@ -167,10 +177,29 @@ class PersonProposal:
 
 @dataclass
 class _Grid:
-    step: int
-    z: np.ndarray      # (Hg, Wg) float32
-    P: np.ndarray      # (Hg, Wg, 3) float32
+    """The working grid of one frame (buffers are reused between frames)."""
+
+    step: int           # pixels per cell side
+    z: np.ndarray       # (Hg, Wg) float32 depth, NaN invalid
+    P: np.ndarray       # (Hg, Wg, 3) float32 points, optical frame
     n_valid: int
+    cell_area: float    # metric area of a cell at 1 m, m^2
+    slope: float        # jump threshold term per metre of depth for slanted surfaces
+    keep: np.ndarray    # (Hg, Wg) bool cells to segment
+    labels: np.ndarray  # (Hg, Wg) int32 component labels, 0 = none
+    plane: np.ndarray = field(default_factory=lambda: np.zeros(4))  # floor, zeros if none
+    axes: tuple = ()    # up, lateral, forward unit vectors
+
+
+@dataclass
+class _Components:
+    """Labels 1..n of the grid: statistics (n + 1, ST_*), size class per label, class counts
+    (see ``person_shape.classify``)."""
+
+    n: int
+    stats: np.ndarray
+    kind: np.ndarray
+    counts: np.ndarray
 
 
 class PersonSegmenter:
@@ -207,65 +236,21 @@ class PersonSegmenter:
             ValueError: ``depth_m`` is not 2-D or its shape does not match ``intrinsics``.
         """
         depth = self._check(depth_m, intrinsics)
-        cfg = self.config
         grid = self._grid(depth, intrinsics)
         if grid.n_valid < 16:
             return []
-        plane = self._floor(grid)
-        keep = self._buffer('keep', grid.z.shape, np.bool_)
-        level = self._buffer('level', grid.z.shape, np.bool_)
-        height = self._buffer('height', grid.z.shape, np.float32)
-        n_level = K.keep_and_level(grid.P, plane, cfg.floor_margin[0], cfg.floor_margin[1], 3,
-                                   _TAN_LEVEL, cfg.plane_tolerance[0], cfg.plane_tolerance[1],
-                                   keep, level, height)
-        axes = _frame_axes(plane)
-        cell_area = grid.step * grid.step / (intrinsics.fx * intrinsics.fy)
-        slope = cfg.jump_slope * grid.step / intrinsics.fx
-        labels = self._buffer('labels', grid.z.shape, np.int32)
-        if n_level >= 8 and cfg.furniture_level_m > 0:
-            self._remove_level_surfaces(grid, plane, keep, level, height, axes, cell_area,
-                                        labels)
-        for round_ in range(cfg.split_rounds + 1):
-            n = K.label_grid(grid.z, grid.z, keep, cfg.jump[0], cfg.jump[1], slope, labels)
-            stats = K.component_stats(grid.P, labels, n, *axes, cell_area)
-            kind = np.empty(n + 1, np.int8)
-            counts = K.classify(stats, cfg.height_range_m[0], cfg.height_range_m[1],
-                                cfg.width_range_m[0], cfg.width_range_m[1], cfg.fragment_max_m,
-                                kind)
-            if round_ == cfg.split_rounds or counts[3] == 0:
-                break
-            if not plane_fit.remove_planes(grid.P, labels, kind == 3, cfg.seed + round_, 32,
-                                           cfg.plane_tolerance[0], cfg.plane_tolerance[1],
-                                           cfg.split_min_fraction, 1.5, keep):
-                break
-        if counts[1] and counts[2]:  # limb fragments next to people
-            parent = np.arange(n + 1, dtype=np.int32)
-            if K.attach_fragments(grid.z, labels, kind, cfg.attach_jump[0], cfg.attach_jump[1],
-                                  parent):
-                K.merge_components(labels, stats, parent)
-        if counts[2]:  # people side by side
-            wide = (kind == 2) & (stats[:, K.ST_LAT1] - stats[:, K.ST_LAT0] >= 0.7)
-            if wide.any() and K.split_side_by_side(
-                    grid.P, labels, stats, wide, axes[0], axes[1],
-                    plane[3] if plane.any() else 0.0, 0.05, 0.35, 0.4,
-                    1.2 if plane.any() else -1e9, n + 1):
-                n = int(labels.max())
-                stats = K.component_stats(grid.P, labels, n, *axes, cell_area)
-                kind = np.empty(n + 1, np.int8)
-                counts = K.classify(stats, cfg.height_range_m[0], cfg.height_range_m[1],
-                                    cfg.width_range_m[0], cfg.width_range_m[1],
-                                    cfg.fragment_max_m, kind)
-        if plane.any() and cfg.corridor_cut_m > 0 and counts[2]:
-            if K.trim_to_corridor(grid.P, labels, stats, kind == 2, plane, axes[1], axes[2],
-                                  cfg.corridor_cut_m, cfg.corridor_margin_m[0],
-                                  cfg.corridor_margin_m[1]):
-                stats = K.component_stats(grid.P, labels, n, *axes, cell_area)
-        feats = K.shape_features(grid.P, grid.z, labels, stats, axes[0], axes[1], 0.25, 0.15,
-                                 cfg.jump[0], cfg.jump[1], cell_area)
-        scores, heights = self._score(stats, feats, plane)
-        chosen = np.flatnonzero(scores >= cfg.min_score)
-        return self._proposals(depth, intrinsics, grid, labels, stats, plane, chosen,
-                               scores[chosen], heights[chosen])
+        grid.plane = self._floor(grid)
+        grid.axes = _frame_axes(grid.plane)
+        self._cells(grid)
+        comps = self._components(grid)
+        self._person_rules(grid, comps)
+        feats = R.shape_features(grid.P, grid.z, grid.labels, comps.stats, grid.axes[0],
+                                 grid.axes[1], 0.25, 0.15, self.config.jump[0],
+                                 self.config.jump[1], grid.cell_area)
+        scores, heights = self._score(comps.stats, feats, grid.plane)
+        chosen = np.flatnonzero(scores >= self.config.min_score)
+        return self._proposals(depth, intrinsics, grid, comps.stats, chosen, scores[chosen],
+                               heights[chosen])
 
     __call__ = segment
 
@@ -296,7 +281,10 @@ class PersonSegmenter:
         P = self._buffer('P', shape + (3,), np.float32)
         n_valid = K.make_grid(depth, step, float(self.config.max_depth_m), k.fx, k.fy, k.cx,
                               k.cy, z, P)
-        return _Grid(step, z, P, n_valid)
+        return _Grid(step, z, P, n_valid, cell_area=step * step / (k.fx * k.fy),
+                     slope=self.config.jump_slope * step / k.fx,
+                     keep=self._buffer('keep', shape, np.bool_),
+                     labels=self._buffer('labels', shape, np.int32))
 
     def _floor(self, grid: _Grid) -> np.ndarray:
         """(4,) float64 floor plane, zeros when none was found (or floors are disabled)."""
@@ -315,15 +303,72 @@ class PersonSegmenter:
         self.state.floor_plane = plane.copy() if plane.any() else None
         return plane
 
-    def _remove_level_surfaces(self, grid: _Grid, plane: np.ndarray, keep: np.ndarray,
-                               level: np.ndarray, height: np.ndarray, axes: tuple,
-                               cell_area: float, labels: np.ndarray) -> None:
-        """Drop table tops and other large level surfaces above the floor from ``keep``: a
-        person touching a table would otherwise merge with it."""
+    def _cells(self, grid: _Grid) -> None:
+        """``grid.keep``: cells to segment - valid, above the floor, not on a table top (a
+        person touching a table would otherwise merge with it)."""
         cfg = self.config
-        n = K.label_grid(height, grid.z, level, 0.04, 0.002, 0.0, labels)
-        st = K.component_stats(grid.P, labels, n, *axes, cell_area)
-        K.clear_large_level(labels, st, float(plane[3]), cfg.furniture_level_m, 0.2, keep)
+        level = self._buffer('level', grid.z.shape, np.bool_)
+        height = self._buffer('height', grid.z.shape, np.float32)
+        n_level = K.keep_and_level(grid.P, grid.plane, cfg.floor_margin[0], cfg.floor_margin[1],
+                                   3, _TAN_LEVEL, cfg.plane_tolerance[0],
+                                   cfg.plane_tolerance[1], grid.keep, level, height)
+        if n_level >= 8 and cfg.furniture_level_m > 0:
+            n = K.label_grid(height, grid.z, level, 0.04, 0.002, 0.0, grid.labels)
+            st = K.component_stats(grid.P, grid.labels, n, *grid.axes, grid.cell_area)
+            K.clear_large_level(grid.labels, st, float(grid.plane[3]), cfg.furniture_level_m,
+                                0.2, grid.keep)
+
+    def _measure(self, grid: _Grid, n: int) -> _Components:
+        """Statistics and size classes of labels 1..n."""
+        cfg = self.config
+        stats = K.component_stats(grid.P, grid.labels, n, *grid.axes, grid.cell_area)
+        kind = np.empty(n + 1, np.int8)
+        counts = R.classify(stats, cfg.height_range_m[0], cfg.height_range_m[1],
+                            cfg.width_range_m[0], cfg.width_range_m[1], cfg.fragment_max_m, kind)
+        return _Components(n, stats, kind, counts)
+
+    def _components(self, grid: _Grid) -> _Components:
+        """Depth-continuous components; those larger than a person (walls, a ceiling, floor
+        left over) lose their dominant plane, and the rest is labelled again."""
+        cfg = self.config
+        for round_ in range(cfg.split_rounds + 1):
+            n = K.label_grid(grid.z, grid.z, grid.keep, cfg.jump[0], cfg.jump[1], grid.slope,
+                             grid.labels)
+            comps = self._measure(grid, n)
+            if round_ == cfg.split_rounds or comps.counts[3] == 0:
+                break
+            if not plane_fit.remove_planes(grid.P, grid.labels, comps.kind == 3,
+                                           cfg.seed + round_, 32, cfg.plane_tolerance[0],
+                                           cfg.plane_tolerance[1], cfg.split_min_fraction, 1.5,
+                                           grid.keep):
+                break
+        return comps
+
+    def _person_rules(self, grid: _Grid, comps: _Components) -> None:
+        """Limb fragments join their person; people side by side are split; furniture sticking
+        out below a person's upper body is cut off (``comps`` updated in place)."""
+        cfg = self.config
+        has_plane = bool(grid.plane.any())
+        if comps.counts[1] and comps.counts[2]:
+            parent = np.arange(comps.n + 1, dtype=np.int32)
+            if R.attach_fragments(grid.z, grid.labels, comps.kind, cfg.attach_jump[0],
+                                  cfg.attach_jump[1], parent):
+                R.merge_components(grid.labels, comps.stats, parent)
+        if comps.counts[2]:
+            wide = (comps.kind == 2) & \
+                (comps.stats[:, K.ST_LAT1] - comps.stats[:, K.ST_LAT0] >= 0.7)
+            if wide.any() and R.split_side_by_side(
+                    grid.P, grid.labels, comps.stats, wide, grid.axes[0], grid.axes[1],
+                    grid.plane[3], 0.05, 0.35, 0.4, 1.2 if has_plane else -1e9, comps.n + 1):
+                new = self._measure(grid, int(grid.labels.max()))
+                comps.n, comps.stats, comps.kind, comps.counts = \
+                    new.n, new.stats, new.kind, new.counts
+        if has_plane and cfg.corridor_cut_m > 0 and comps.counts[2]:
+            if R.trim_to_corridor(grid.P, grid.labels, comps.stats, comps.kind == 2, grid.plane,
+                                  grid.axes[1], grid.axes[2], cfg.corridor_cut_m,
+                                  cfg.corridor_margin_m[0], cfg.corridor_margin_m[1]):
+                comps.stats = K.component_stats(grid.P, grid.labels, comps.n, *grid.axes,
+                                                grid.cell_area)
 
     def _score(self, stats: np.ndarray, feats: np.ndarray, plane: np.ndarray) -> tuple:
         """(n + 1,) scores in [0, 1] (0 = not a person) and visible heights (metres)."""
@@ -333,16 +378,18 @@ class PersonSegmenter:
                            cfg.typical_width_m[1]])
         scores = np.empty(len(stats))
         heights = np.empty(len(stats))
-        K.score_components(stats, feats, float(plane[3]), bool(plane.any()), limits, scores,
+        R.score_components(stats, feats, float(plane[3]), bool(plane.any()), limits, scores,
                            heights)
         return scores, heights
 
-    def _proposals(self, depth: np.ndarray, k: Intrinsics, grid: _Grid, labels: np.ndarray,
-                   stats: np.ndarray, plane: np.ndarray, chosen: np.ndarray, scores: np.ndarray,
+    def _proposals(self, depth: np.ndarray, k: Intrinsics, grid: _Grid, stats: np.ndarray,
+                   chosen: np.ndarray, scores: np.ndarray,
                    heights: np.ndarray) -> list[PersonProposal]:
+        """Full-resolution masks and boxes of the ``chosen`` components, nearest first."""
         if len(chosen) == 0:
             return []
         cfg = self.config
+        plane = grid.plane
         out_index = np.full(len(stats), -1, np.int32)
         out_index[chosen] = np.arange(len(chosen), dtype=np.int32)
         H, W = depth.shape
@@ -354,7 +401,7 @@ class PersonSegmenter:
         window = np.array([sel[:, K.ST_R0].min() - 1, sel[:, K.ST_R1].max() + 2,
                            sel[:, K.ST_C0].min() - 1, sel[:, K.ST_C1].max() + 2])
         window = np.clip(window, 0, np.repeat(grid.z.shape, 2)).astype(np.int64)
-        K.refine_masks(depth, grid.step, grid.z, labels, out_index, window, plane,
+        K.refine_masks(depth, grid.step, grid.z, grid.labels, out_index, window, plane,
                        cfg.floor_margin[0], cfg.floor_margin[1], cfg.jump[0], cfg.jump[1],
                        slope, k.fx, k.fy, k.cx, k.cy, masks, boxes, count)
         if plane.any():

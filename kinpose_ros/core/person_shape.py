@@ -1,0 +1,361 @@
+"""Compiled (numba) rules on the components of the person segmenter's grid: size classes,
+limb fragments, people side by side, furniture sticking out below a person, shape cues and
+the person score (:mod:`kinpose_ros.core.segmentation`).
+
+Components come from :mod:`kinpose_ros.core.segmentation_kernels` (labels on the grid and
+their statistics, ``ST_*`` columns); points are in the camera optical frame (metres); "up",
+"lateral" and "forward" are the floor normal, the horizontal camera x and their cross product.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from kinpose_ros.core.segmentation_kernels import (
+    ST_AREA,
+    ST_BORDER,
+    ST_C0,
+    ST_C1,
+    ST_COUNT,
+    ST_FWD0,
+    ST_FWD1,
+    ST_LAT0,
+    ST_LAT1,
+    ST_LOWX,
+    ST_LOWY,
+    ST_LOWZ,
+    ST_R0,
+    ST_R1,
+    ST_SX,
+    ST_SY,
+    ST_SZ,
+    ST_UP0,
+    ST_UP1,
+    ST_ZMAX,
+    ST_ZMIN,
+)
+
+_JIT = {'cache': True, 'nogil': True}
+
+
+@nb.njit(**_JIT)
+def classify(stats: np.ndarray, h_min: float, h_max: float, w_min: float, w_max: float,
+             frag_max: float, kind: np.ndarray) -> np.ndarray:
+    """Sort components by size into ``kind`` (n + 1,) int8: 0 empty or row 0, 1 fragment
+    (height and width below ``frag_max``), 2 person-sized, 3 larger than a person (height
+    above ``h_max`` or width above ``w_max``), 4 other; returns the counts of each kind."""
+    counts = np.zeros(5, np.int64)
+    kind[0] = 0
+    for k in range(1, stats.shape[0]):
+        h = stats[k, ST_UP1] - stats[k, ST_UP0]
+        w = stats[k, ST_LAT1] - stats[k, ST_LAT0]
+        if stats[k, ST_COUNT] == 0:
+            c = 0
+        elif h > h_max or w > w_max:
+            c = 3
+        elif h < frag_max and w < frag_max:
+            c = 1
+        elif h >= h_min and w >= w_min:
+            c = 2
+        else:
+            c = 4
+        kind[k] = c
+        counts[c] += 1
+    return counts
+
+
+@nb.njit(**_JIT)
+def attach_fragments(zg: np.ndarray, labels: np.ndarray, kind: np.ndarray, a: float, b: float,
+                     parent: np.ndarray) -> int:
+    """Attach fragments to the person-sized component they touch.
+
+    Limbs reaching toward the camera (or away) change depth faster than the jump threshold
+    allows and come off the body. A fragment (``kind`` 1) with a cell 4-adjacent to a cell of
+    a person-sized component (``kind`` 2) and a depth difference there below ``a + b z^2`` is
+    attached: ``parent[fragment] = person`` (``parent`` (n + 1,) int32, the identity on entry;
+    a fragment joins the first person found). Returns the number of attachments.
+    """
+    Hg, Wg = labels.shape
+    N = Hg * Wg
+    L = labels.reshape(N)
+    z_ = zg.reshape(N)
+    n = 0
+    for i in range(N):
+        la = L[i]
+        if la == 0:
+            continue
+        for j in (i + 1, i + Wg):
+            if j >= N or (j == i + 1 and j % Wg == 0):
+                continue
+            lb = L[j]
+            if lb == 0 or lb == la or kind[la] + kind[lb] != 3:
+                continue
+            frag, person = (la, lb) if kind[la] == 1 else (lb, la)
+            if parent[frag] != frag:
+                continue
+            z = min(z_[i], z_[j])
+            if abs(z_[i] - z_[j]) < a + b * z * z:
+                parent[frag] = person
+                n += 1
+    return n
+
+
+@nb.njit(**_JIT)
+def merge_components(labels: np.ndarray, stats: np.ndarray, parent: np.ndarray) -> None:
+    """Relabel cells ``labels = parent[labels]`` and fold the statistics of each merged label
+    into its parent's row (counts and sums add, extents widen; the merged row's count becomes
+    0). ``parent`` must map every label to a root (``parent[root] == root``)."""
+    N = labels.size
+    L = labels.reshape(N)
+    for i in range(N):
+        L[i] = parent[L[i]]
+    for k in range(1, stats.shape[0]):
+        r = parent[k]
+        if r == k:
+            continue
+        for c in (ST_COUNT, ST_AREA, ST_SX, ST_SY, ST_SZ):
+            stats[r, c] += stats[k, c]
+        if stats[k, ST_UP0] < stats[r, ST_UP0]:
+            for c in (ST_LOWX, ST_LOWY, ST_LOWZ):
+                stats[r, c] = stats[k, c]
+        for c in (ST_R0, ST_C0, ST_UP0, ST_LAT0, ST_ZMIN, ST_FWD0):
+            stats[r, c] = min(stats[r, c], stats[k, c])
+        for c in (ST_R1, ST_C1, ST_UP1, ST_LAT1, ST_ZMAX, ST_FWD1):
+            stats[r, c] = max(stats[r, c], stats[k, c])
+        stats[r, ST_BORDER] = int(stats[r, ST_BORDER]) | int(stats[k, ST_BORDER])
+        stats[k, ST_COUNT] = 0.0
+
+
+@nb.njit(**_JIT)
+def trim_to_corridor(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, chosen: np.ndarray,
+                     plane: np.ndarray, lateral: np.ndarray, forward: np.ndarray,
+                     h_cut: float, lat_margin: float, fwd_margin: float) -> int:
+    """Cut what sticks out sideways below a person's upper body (tables, chairs they touch).
+
+    People are upright: their legs are under their upper body. For each ``chosen[label]``
+    component whose top is more than ``h_cut + 0.3`` above the floor ``plane``, the part above
+    ``h_cut`` spans a lateral and a forward range; cells below ``h_cut`` farther than
+    ``lat_margin`` / ``fwd_margin`` outside those ranges are unlabelled. Returns the number of
+    cells cut (the statistics must then be recomputed).
+    """
+    N = labels.size
+    L = labels.reshape(N)
+    Pf = P.reshape(N, 3)
+    m = stats.shape[0]
+    lo = np.full((m, 2), 1e9)
+    hi = np.full((m, 2), -1e9)
+    tall = np.zeros(m, np.bool_)
+    for k in range(m):
+        tall[k] = chosen[k] and stats[k, ST_UP1] + plane[3] >= h_cut + 0.3
+    for i in range(N):
+        k = L[i]
+        if not tall[k]:
+            continue
+        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+        if plane[0] * x + plane[1] * y + plane[2] * z + plane[3] <= h_cut:
+            continue
+        w = lateral[0] * x + lateral[1] * y + lateral[2] * z
+        f = forward[0] * x + forward[1] * y + forward[2] * z
+        lo[k, 0] = min(lo[k, 0], w)
+        hi[k, 0] = max(hi[k, 0], w)
+        lo[k, 1] = min(lo[k, 1], f)
+        hi[k, 1] = max(hi[k, 1], f)
+    n = 0
+    for i in range(N):
+        k = L[i]
+        if not tall[k]:
+            continue
+        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+        if plane[0] * x + plane[1] * y + plane[2] * z + plane[3] > h_cut:
+            continue
+        w = lateral[0] * x + lateral[1] * y + lateral[2] * z
+        f = forward[0] * x + forward[1] * y + forward[2] * z
+        if w < lo[k, 0] - lat_margin or w > hi[k, 0] + lat_margin or \
+                f < lo[k, 1] - fwd_margin or f > hi[k, 1] + fwd_margin:
+            L[i] = 0
+            n += 1
+    return n
+
+
+# shape feature columns
+SF_TOP_W, SF_TOP_AREA, SF_LOW_EDGES, SF_LOW_HIDDEN = 0, 1, 2, 3
+
+
+@nb.njit(**_JIT)
+def shape_features(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, stats: np.ndarray,
+                   up: np.ndarray, lateral: np.ndarray, top_slice: float, low_slice: float,
+                   a: float, b: float, cell_area: float) -> np.ndarray:
+    """Per-label shape cues (n + 1, 4) float64 (``SF_*`` columns).
+
+    top: lateral width and metric area of the cells within ``top_slice`` of the top (a
+    person's head is narrow; a cabinet or table is as wide at the top as below). low: of the
+    cells within ``low_slice`` of the bottom whose lower neighbour belongs elsewhere, how many
+    and how many of those continue hidden (lower neighbour nearer by more than ``a + b z^2``,
+    or the image's last row): a person's legs go on behind an occluder; a
+    picture on a wall ends in the wall.
+    """
+    Hg, Wg = labels.shape
+    N = Hg * Wg
+    L = labels.reshape(N)
+    Pf = P.reshape(N, 3)
+    z_ = zg.reshape(N)
+    m = stats.shape[0]
+    out = np.zeros((m, 4))
+    wlo = np.full(m, 1e9)
+    whi = np.full(m, -1e9)
+    for gy in range(Hg):
+        for gx in range(Wg):
+            i = gy * Wg + gx
+            k = L[i]
+            if k == 0:
+                continue
+            x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+            u = up[0] * x + up[1] * y + up[2] * z
+            if u >= stats[k, ST_UP1] - top_slice:
+                w = lateral[0] * x + lateral[1] * y + lateral[2] * z
+                wlo[k] = min(wlo[k], w)
+                whi[k] = max(whi[k], w)
+                out[k, SF_TOP_AREA] += cell_area * z * z
+            if u > stats[k, ST_UP0] + low_slice:
+                continue
+            if gy == Hg - 1:
+                out[k, SF_LOW_EDGES] += 1.0
+                out[k, SF_LOW_HIDDEN] += 1.0
+                continue
+            j = i + Wg
+            if L[j] == k:
+                continue
+            out[k, SF_LOW_EDGES] += 1.0
+            if z_[j] < z - (a + b * z * z):  # False for NaN: no depth is no evidence
+                out[k, SF_LOW_HIDDEN] += 1.0
+    for k in range(m):
+        out[k, SF_TOP_W] = max(whi[k] - wlo[k], 0.0)
+    return out
+
+
+@nb.njit(**_JIT)
+def _ramp(x: float, lo: float, hi: float) -> float:
+    return min(max((x - lo) / (hi - lo), 0.0), 1.0)
+
+
+@nb.njit(**_JIT)
+def score_components(stats: np.ndarray, feats: np.ndarray, plane_d: float, has_plane: bool,
+                     limits: np.ndarray, scores: np.ndarray, heights: np.ndarray) -> int:
+    """Person scores in [0, 1] (0: not a person) and visible heights of all components
+    (down to the floor for those standing on it); returns how many score above 0.
+
+    ``limits``: min/max height, min/max width (m), min area (m^2), typical height and
+    width lows (m), max width before a penalty (m). The score is a product of soft factors:
+    visible height (a lower bound when cut at the image top or bottom), top of the component
+    above the floor (a head is 0.5-1 m up or more), width, area, how box-like the silhouette
+    is (furniture fills its bounding box), a narrow head on top, support (standing on the
+    floor, or legs hidden behind something nearer), and cuts at the image's side borders.
+    """
+    h_min, h_max, w_min, w_max, a_min, h_typ, w_typ, w_wide = limits[:8]
+    n_pos = 0
+    for k in range(stats.shape[0]):
+        scores[k] = 0.0
+        heights[k] = 0.0
+        if k == 0 or stats[k, ST_COUNT] < 6:
+            continue
+        h = stats[k, ST_UP1] - stats[k, ST_UP0]
+        if has_plane and stats[k, ST_UP0] + plane_d < 0.3:  # on the floor: soles included
+            h = stats[k, ST_UP1] + plane_d
+        w = stats[k, ST_LAT1] - stats[k, ST_LAT0]
+        heights[k] = h
+        area = stats[k, ST_AREA]
+        border = int(stats[k, ST_BORDER])
+        cut_top, cut_tb, cut_lr = (border & 1) != 0, (border & 3) != 0, (border & 12) != 0
+        if not (h_min <= h <= h_max and w_min <= w <= w_max and area >= a_min):
+            continue
+        if (border & 3) == 3 and h > 2.1:  # taller than the image and still > 2.1 m: a pillar
+            continue
+        s = _ramp(h, h_typ - 0.45, h_typ)
+        if cut_tb:
+            s = max(s, 0.7)
+        top_w = feats[k, SF_TOP_W]
+        if has_plane and not cut_top:  # a head 0.5-2 m above the floor (hands up to 2.3)
+            top = stats[k, ST_UP1] + plane_d
+            s *= _ramp(top, 0.5, 1.0) * (1.0 - 0.6 * _ramp(top, 2.0, 2.3))
+            if top < 1.0 and not 0.12 <= top_w <= 0.38:  # a squatter's head, or a chair
+                s *= 0.3
+        s *= _ramp(w, 0.5 * w_typ, w_typ) * (0.8 if w > w_wide else 1.0)
+        s *= _ramp(area, 0.1, 0.25)
+        rows = stats[k, ST_R1] - stats[k, ST_R0] + 1
+        fill = stats[k, ST_COUNT] / (rows * (stats[k, ST_C1] - stats[k, ST_C0] + 1))
+        s *= 1.0 - 0.8 * _ramp(fill, 0.65, 0.9)
+        top_fill = feats[k, SF_TOP_AREA] / max(0.25 * top_w, 1e-6)
+        if not (top_w <= 0.55 or top_fill <= 0.5 or cut_top):
+            s *= 0.7
+        if has_plane and stats[k, ST_UP0] + plane_d > 0.3 and \
+                feats[k, SF_LOW_HIDDEN] < 0.5 * feats[k, SF_LOW_EDGES]:
+            s *= 0.3
+        if cut_lr:
+            s *= 0.7
+        scores[k] = s
+        if s > 0.0:
+            n_pos += 1
+    return n_pos
+
+
+@nb.njit(**_JIT)
+def split_side_by_side(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, chosen: np.ndarray,
+                       up: np.ndarray, lateral: np.ndarray, base: float, bin_m: float,
+                       dip_m: float, min_part_m: float, min_peak: float,
+                       next_label: int) -> int:
+    """Split components that hold people side by side (touching shoulders or hands).
+
+    For each ``chosen[label]`` component, the profile of its top height (``up . X + base``)
+    over ``bin_m`` lateral bins is searched for a valley at least ``dip_m`` below a peak of
+    at least ``min_peak`` on each side, with at least ``min_part_m`` of width on each side (a
+    raised arm is narrower than that: no person of its own). The deepest valley splits:
+    the cells beyond it get label ``next_label``, ``next_label + 1``, ... Returns the number of
+    splits (statistics must then be recomputed).
+    """
+    N = labels.size
+    L = labels.reshape(N)
+    Pf = P.reshape(N, 3)
+    m = stats.shape[0]
+    nb_max = 64
+    prof = np.full((m, nb_max), -1e9)
+    for i in range(N):
+        k = L[i]
+        if not chosen[k]:
+            continue
+        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+        j = int((lateral[0] * x + lateral[1] * y + lateral[2] * z - stats[k, ST_LAT0]) / bin_m)
+        j = min(max(j, 0), nb_max - 1)
+        prof[k, j] = max(prof[k, j], up[0] * x + up[1] * y + up[2] * z + base)
+    cut = np.full(m, 1e9)
+    newlab = np.zeros(m, np.int32)
+    n_split = 0
+    part = int(np.ceil(min_part_m / bin_m))
+    for k in range(m):
+        if not chosen[k]:
+            continue
+        nb_ = min(int((stats[k, ST_LAT1] - stats[k, ST_LAT0]) / bin_m) + 1, nb_max)
+        best, best_j = 0.0, -1
+        for j in range(part, nb_ - part):
+            left = -1e9
+            for a in range(0, j):
+                left = max(left, prof[k, a])
+            right = -1e9
+            for b in range(j + 1, nb_):
+                right = max(right, prof[k, b])
+            depth = min(left, right) - prof[k, j]
+            if depth >= dip_m and depth > best and min(left, right) >= min_peak:
+                best, best_j = depth, j
+        if best_j >= 0:
+            cut[k] = stats[k, ST_LAT0] + (best_j + 0.5) * bin_m
+            newlab[k] = next_label + n_split
+            n_split += 1
+    if n_split == 0:
+        return 0
+    for i in range(N):
+        k = L[i]
+        if newlab[k] == 0:
+            continue
+        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+        if lateral[0] * x + lateral[1] * y + lateral[2] * z > cut[k]:
+            L[i] = newlab[k]
+    return n_split
