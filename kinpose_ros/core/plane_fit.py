@@ -152,10 +152,10 @@ def _valid_subsample(P: np.ndarray, max_count: int) -> np.ndarray:
 
 
 @nb.njit(**_JIT)
-def fit_floor(P: np.ndarray, prev: np.ndarray, seed: int, n_hyp: int, n_eval: int,
-              cos_tilt: float, h_min: float, h_max: float, a: float, b: float,
-              out: np.ndarray) -> float:
-    """RANSAC floor plane of the grid ``P`` into ``out`` (4,); returns its inlier fraction.
+def fit_floor(P: np.ndarray, prev: np.ndarray, prev_score: float, seed: int, n_hyp: int,
+              n_eval: int, cos_tilt: float, h_min: float, h_max: float, a: float, b: float,
+              out: np.ndarray) -> tuple:
+    """RANSAC floor plane of the grid ``P`` into ``out`` (4,).
 
     Hypotheses, from plausible floor cells (locally level within the tilt cone): one cell with
     its local normal, or a triangle of nearby cells (a local triangle lies on one surface far
@@ -163,13 +163,18 @@ def fit_floor(P: np.ndarray, prev: np.ndarray, seed: int, n_hyp: int, n_eval: in
     A hypothesis must lie in the tilt cone with the camera ``[h_min, h_max]`` above it.
     Score: the fraction of level cells on it minus 4x the fraction of about ``n_eval`` valid
     cells clearly below it, so a table top (with floor under it) loses to the floor. The
-    winner is refined by weighted least squares. The returned fraction is of the ``n_eval``
-    valid cells; 0 when nothing qualifies.
+    winner is refined by weighted least squares. When ``prev`` still scores at least 0.8 x
+    ``prev_score`` (its score in the previous frame), no other hypothesis is drawn: a static
+    camera keeps its floor for the price of one score.
+
+    Returns:
+        ``(fraction, score)``: the plane's inlier fraction of about ``n_eval`` valid cells and
+        its score (both 0 when nothing qualifies; ``out`` is then untouched).
     """
     sub = _valid_subsample(P, n_eval)
     m = sub.shape[0]
     if m < 30:
-        return 0.0
+        return 0.0, 0.0
     cand = _floor_candidates(P, cos_tilt, n_eval)
     nc = cand.shape[0]
     span = max(4, nc // 6)
@@ -204,15 +209,17 @@ def fit_floor(P: np.ndarray, prev: np.ndarray, seed: int, n_hyp: int, n_eval: in
         if score > best_score:
             best_score = score
             best[:] = hyp
+        if h == 0 and prev_score > 0.0 and score >= 0.8 * prev_score:
+            break  # the floor of the last frame is still there
     if best_score <= 0.0:
-        return 0.0
+        return 0.0, 0.0
     inl = 0
     for _ in range(3):
         inl = _refine(best, sub, a, b)
     if not _floor_ok(best, cos_tilt, h_min, h_max):
-        return 0.0
+        return 0.0, 0.0
     out[:] = best
-    return inl / m
+    return inl / m, best_score
 
 
 @nb.njit(**_JIT)
@@ -250,7 +257,7 @@ def remove_planes(P: np.ndarray, labels: np.ndarray, chosen: np.ndarray, seed: i
         if n < 10:
             continue
         idx = order[start[k]:start[k + 1]]
-        stride = max(1, n // 300)
+        stride = max(1, n // 200)
         sub = np.empty(((n + stride - 1) // stride, 3))
         for j in range(sub.shape[0]):
             for c in range(3):

@@ -145,10 +145,12 @@ class SegmenterState:
     """What a segmenter carries from frame to frame: the last floor plane.
 
     ``floor_plane``: (4,) ``(nx, ny, nz, d)`` in the camera frame, ``n . X + d`` the height
-    above the floor, or None while no floor has been seen.
+    above the floor, or None while no floor has been seen. ``floor_score``: its RANSAC score;
+    while the plane scores at least 0.8 of that, no new hypotheses are drawn.
     """
 
     floor_plane: np.ndarray | None = None
+    floor_score: float = 0.0
 
 
 @dataclass
@@ -294,13 +296,16 @@ class PersonSegmenter:
             return plane
         prev = self.state.floor_plane
         prev = np.zeros(4) if prev is None else np.asarray(prev, np.float64)
-        frac = plane_fit.fit_floor(
-            grid.P, prev, cfg.seed, cfg.floor_hypotheses, cfg.floor_eval_points,
-            math.cos(math.radians(cfg.floor_max_tilt_deg)), cfg.camera_height_range_m[0],
-            cfg.camera_height_range_m[1], cfg.plane_tolerance[0], cfg.plane_tolerance[1], plane)
+        frac, score = plane_fit.fit_floor(
+            grid.P, prev, self.state.floor_score, cfg.seed, cfg.floor_hypotheses,
+            cfg.floor_eval_points, math.cos(math.radians(cfg.floor_max_tilt_deg)),
+            cfg.camera_height_range_m[0], cfg.camera_height_range_m[1], cfg.plane_tolerance[0],
+            cfg.plane_tolerance[1], plane)
         if frac < cfg.floor_min_fraction:
             plane[:] = 0.0
-        self.state.floor_plane = plane.copy() if plane.any() else None
+        found = bool(plane.any())
+        self.state.floor_plane = plane.copy() if found else None
+        self.state.floor_score = score if found else 0.0
         return plane
 
     def _cells(self, grid: _Grid) -> None:

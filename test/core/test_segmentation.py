@@ -118,9 +118,14 @@ def test_floor_plane_is_carried_between_frames():
     state = SegmenterState()
     segment_people(render([(0.0, 3.5)]), K, state=state)
     first = state.floor_plane.copy()
+    assert state.floor_score > 0
     proposals = segment_people(render([(0.5, 4.0)]), K, state=state)
     assert len(proposals) == 1
     np.testing.assert_allclose(state.floor_plane, first, atol=0.02)
+    segment_people(np.full((240, 320), np.nan, np.float32), K, state=state)
+    assert state.floor_plane is not None  # a frame without depth (a glitch) keeps the floor
+    segment_people(render([(0.0, 3.5)], floor=False), K, state=state)
+    assert state.floor_plane is None and state.floor_score == 0.0  # no floor seen: forgotten
 
 
 def test_larger_images_use_a_coarser_grid():
