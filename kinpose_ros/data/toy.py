@@ -27,7 +27,8 @@ Conventions:
     is also drawn as a filled disc (radius 4 px by default). Without it the task is ill-posed:
     bones are equally long and joints are invisible, so at level 1 a chain and its reversal
     (root angle + angle + pi, angle -> -angle) give the same image and any regressor can only
-    average the two readings (a pilot without the disc: 24 px joint error for direct joint).
+    average the two readings (level-1 pilots with full-circle angles, 4k images, 6 epochs:
+    direct joint 24 px without the disc, 14 px with it).
 """
 from __future__ import annotations
 
