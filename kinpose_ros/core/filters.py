@@ -50,6 +50,7 @@ class OneEuroFilter:
         self._x: np.ndarray | None = None
         self._dx: np.ndarray | None = None
         self._t: float | None = None
+        self._holes = False  # the estimate has NaN elements (not yet seen)
 
     @staticmethod
     def _alpha(dt: float, cutoff: np.ndarray | float) -> np.ndarray | float:
@@ -65,6 +66,7 @@ class OneEuroFilter:
         x = np.asarray(x, dtype=np.float64)
         if self._x is None:
             self._x, self._dx, self._t = x.copy(), np.zeros_like(x), float(t)
+            self._holes = bool(np.isnan(x).any())
             return x.copy()
         if x.shape != self._x.shape:
             raise ValueError(f'x: expected shape {self._x.shape} (as the first sample), got '
@@ -74,13 +76,18 @@ class OneEuroFilter:
             dt = self.nominal_dt
         self._t = float(t)
         missing = np.isnan(x)
-        unset = np.isnan(self._x)
-        dx = np.where(missing | unset, self._dx, (x - self._x) / dt)
+        holes = self._holes or bool(missing.any())  # fast path: no NaN now or before
+        unset = np.isnan(self._x) if holes else None
+        dx = (x - self._x) / dt
+        if holes:
+            dx = np.where(missing | unset, self._dx, dx)
         a_d = self._alpha(dt, self.d_cutoff)
         self._dx = a_d * dx + (1.0 - a_d) * self._dx
         a = self._alpha(dt, self.min_cutoff + self.beta * np.abs(self._dx))
         est = a * x + (1.0 - a) * self._x
-        est = np.where(missing, self._x, np.where(unset, x, est))
+        if holes:
+            est = np.where(missing, self._x, np.where(unset, x, est))
+            self._holes = bool(np.isnan(est).any())
         self._x = est
         return est.copy()
 

@@ -242,7 +242,10 @@ class PoseEstimator:
         import numba  # noqa: PLC0415
 
         before = numba.get_num_threads()
-        numba.set_num_threads(min(self.config.ik_threads, numba.config.NUMBA_NUM_THREADS))
+        wanted = min(self.config.ik_threads, numba.config.NUMBA_NUM_THREADS)
+        if wanted == before:
+            return self._ik.solve(targets, weights, fit_scale=True, init=init, with_params=False)
+        numba.set_num_threads(wanted)
         try:
             return self._ik.solve(targets, weights, fit_scale=True, init=init, with_params=False)
         finally:
@@ -316,18 +319,20 @@ class PoseEstimator:
         root = np.tile(np.eye(4), (n, 1, 1))
         root[:, :3, :3], root[:, :3, 3] = R, t
         uv = project_points(joints, intrinsics)
+        res_ok = np.isfinite(fit['residual'])
+        res_count = res_ok.sum(axis=1)
+        res_mean = np.where(res_ok, fit['residual'], 0.0).sum(axis=1) / np.maximum(res_count, 1)
+        conf_mean = conf.mean(axis=1)
         people = []
         for i in range(n):
-            residual = fit['residual'][i]
             people.append(PoseResult(
                 person_id=tracks[i].track_id if tracks[i] is not None else -1,
                 joints_xyz=joints[i], confidence=conf[i], joints_uv=uv[i],
                 joint_transforms=transforms[i], joint_angles=angles[i],
                 joint_velocities=velocities[i], root_transform=root[i],
                 scale=float(scale[i]), box_xyxy=np.asarray(props[i].box_xyxy, dtype=float),
-                score=float(np.mean(conf[i]) * float(getattr(props[i], 'score', 1.0))),
-                ik_residual_m=float(np.nanmean(residual)) if np.isfinite(residual).any()
-                else float('nan')))
+                score=float(conf_mean[i] * float(getattr(props[i], 'score', 1.0))),
+                ik_residual_m=float(res_mean[i]) if res_count[i] else float('nan')))
         people.sort(key=lambda p: float(p.root_transform[2, 3]))
         return people
 
@@ -348,17 +353,22 @@ class PoseEstimator:
         n = len(t)
         T = np.zeros((n, len(kp), 4, 4))
         T[:, :, 3, 3] = 1.0
+        points = np.empty((n, len(kp), 3))
+        t, R = np.ascontiguousarray(t), np.ascontiguousarray(R)
+        angles = np.ascontiguousarray(angles)
         for i in range(n):
-            ik_kernels.fk(np.ascontiguousarray(t[i]), np.ascontiguousarray(R[i]),
-                          np.ascontiguousarray(angles[i]), float(scale[i]), parent, offset,
-                          dof_start, dof_count, dof_idx, dof_sign, G_R, G_t, omega, origin)
-            T[i, :, :3, :3], T[i, :, :3, 3] = G_R[kp], G_t[kp]
-        return T[:, :, :3, 3].copy(), T
+            ik_kernels.fk(t[i], R[i], angles[i], float(scale[i]), parent, offset, dof_start,
+                          dof_count, dof_idx, dof_sign, G_R, G_t, omega, origin)
+            T[i, :, :3, :3] = G_R[kp]
+            points[i] = G_t[kp]
+        T[:, :, :3, 3] = points
+        return points, T
 
     def _confidence(self, dec: Decoded, fit: dict, surface: np.ndarray) -> np.ndarray:
         """(N, J) network confidence x surface agreement x IK agreement."""
         conf = dec.confidence * surface
-        res = np.nan_to_num(fit['residual'], nan=0.0)  # no residual (native angles): factor 1
+        res = fit['residual']
+        res = np.where(np.isnan(res), 0.0, res)  # no residual (native angles): factor 1
         return np.clip(conf * np.exp(-np.square(res / self.config.ik_residual_scale_m)), 0.0, 1.0)
 
 
