@@ -136,7 +136,7 @@ class PoseEstimator:
             rest, _ = forward_kinematics_np(self.tables, np.zeros((1, self.skeleton.num_params)))
             rest[..., 2] += 3.0
             first = self._solve_ik(rest, np.ones(rest.shape[:2]), None)
-            self._solve_ik(rest, np.ones(rest.shape[:2]), first)
+            self._solve_ik(rest, np.ones(rest.shape[:2]), first[:4])
 
     def reset(self) -> None:
         """Forget all tracks (ids restart from 0)."""
@@ -238,18 +238,42 @@ class PoseEstimator:
             f = np.where(surf > 0, f, cfg.unverified_factor)  # NaN surface: unverified
         return np.where(np.isnan(dec.joints_xyz[..., 2]), 0.0, f)
 
-    def _solve_ik(self, targets: np.ndarray, weights: np.ndarray, init):
+    def _solve_ik(self, targets: np.ndarray, weights: np.ndarray, init: tuple | None) -> tuple:
+        """IK fit of targets (B, J, 3) metres (NaN = none) with weights (B, J) >= 0.
+
+        ``init``: warm start (t (B, 3), R (B, 3, 3), angles (B, D), scale (B,)) or None.
+        Returns (t, R, angles, scale, residual (B, J) metres, NaN where no target). Calls the
+        compiled kernel of ``core.ik.InverseKinematics`` directly: its input checks and extra
+        outputs cost about 0.1 ms a frame, and the estimator's inputs are valid by construction.
+        """
         import numba  # noqa: PLC0415
 
+        from kinpose_ros.core import ik_kernels  # noqa: PLC0415
+
+        ik = self._ik
+        finite = np.isfinite(targets).all(axis=2)
+        tgt = np.where(finite[..., None], targets, 0.0).astype(np.float64, copy=False)
+        w = np.where(finite, weights, 0.0).astype(np.float64, copy=False)
+        B, D = len(tgt), self.skeleton.num_dofs
+        if init is None:
+            start = (np.zeros((B, 3)), np.zeros((B, 3, 3)), np.zeros((B, D)), np.ones(B))
+        else:
+            start = tuple(np.ascontiguousarray(x, dtype=np.float64) for x in init)
+        out = (np.empty((B, 3)), np.empty((B, 3, 3)), np.empty((B, D)), np.empty(B),
+               np.empty(B, np.int64), np.empty(B, np.bool_), np.empty((B, finite.shape[1], 3)))
         before = numba.get_num_threads()
         wanted = min(self.config.ik_threads, numba.config.NUMBA_NUM_THREADS)
-        if wanted == before:
-            return self._ik.solve(targets, weights, fit_scale=True, init=init, with_params=False)
-        numba.set_num_threads(wanted)
+        if wanted != before:
+            numba.set_num_threads(wanted)
         try:
-            return self._ik.solve(targets, weights, fit_scale=True, init=init, with_params=False)
+            ik_kernels.solve_batch(tgt, w, True, ik.max_iterations, ik.tolerance, ik.restarts,
+                                   ik.restart_threshold, ik.tables, init is not None, *start,
+                                   *out)
         finally:
-            numba.set_num_threads(before)
+            if wanted != before:
+                numba.set_num_threads(before)
+        residual = np.where(finite, np.linalg.norm(out[6] - tgt, axis=2), np.nan)
+        return out[0], out[1], out[2], out[3], residual
 
     def _angles(self, dec: Decoded, surface: np.ndarray, tracks: list) -> dict:
         """Root pose, angles, scale (N, ...) and per-joint IK residual (NaN for native)."""
@@ -258,23 +282,25 @@ class PoseEstimator:
             return {'t': dec.root_translation, 'R': dec.root_rotation, 'angles':
                     dec.joint_angles, 'scale': dec.scale, 'residual': np.full((n, J), np.nan)}
         weights = np.maximum(dec.confidence * surface, 1e-3)
-        out = {'t': np.zeros((n, 3)), 'R': np.tile(np.eye(3), (n, 1, 1)),
-               'angles': np.zeros((n, self.skeleton.num_dofs)), 'scale': np.ones(n),
-               'residual': np.full((n, J), np.nan)}
         warm = [i for i in range(n) if tracks[i] is not None and 'ik' in tracks[i].state]
-        cold = [i for i in range(n) if i not in warm]
-        for group, use_init in ((warm, True), (cold, False)):
-            if not group:
-                continue
-            init = _stack_fits([tracks[i].state['ik'] for i in group]) if use_init else None
-            res = self._solve_ik(dec.joints_xyz[group], weights[group], init)
-            out['t'][group], out['R'][group] = res.root_translation, res.root_rotation
-            out['angles'][group], out['scale'][group] = res.joint_angles, res.scale
-            out['residual'][group] = res.residual
-            for k, i in enumerate(group):
-                if tracks[i] is not None:
-                    tracks[i].state['ik'] = (res.root_translation[k], res.root_rotation[k],
-                                             res.joint_angles[k], res.scale[k])
+        if len(warm) in (0, n):  # one group (the usual case): no gather / scatter
+            init = _stack_fits([tracks[i].state['ik'] for i in warm]) if warm else None
+            t, R, angles, scale, residual = self._solve_ik(dec.joints_xyz, weights, init)
+            out = {'t': t, 'R': R, 'angles': angles, 'scale': scale, 'residual': residual}
+        else:
+            out = {'t': np.zeros((n, 3)), 'R': np.tile(np.eye(3), (n, 1, 1)),
+                   'angles': np.zeros((n, self.skeleton.num_dofs)), 'scale': np.ones(n),
+                   'residual': np.full((n, J), np.nan)}
+            cold = [i for i in range(n) if i not in warm]
+            for group, use_init in ((warm, True), (cold, False)):
+                init = _stack_fits([tracks[i].state['ik'] for i in group]) if use_init else None
+                res = self._solve_ik(dec.joints_xyz[group], weights[group], init)
+                for key, value in zip(('t', 'R', 'angles', 'scale', 'residual'), res):
+                    out[key][group] = value
+        for i, track in enumerate(tracks):
+            if track is not None:
+                track.state['ik'] = (out['t'][i], out['R'][i], out['angles'][i],
+                                     out['scale'][i])
         return out
 
     def _smoother(self, track) -> OneEuroFilter:
@@ -378,13 +404,6 @@ def _lap(timings: dict, stage: str, t0: float) -> float:
     return now
 
 
-def _stack_fits(fits: list):
-    """Per-track (t, R, angles, scale) -> an IKResult-like warm start for ``solve(init=...)``."""
-    from kinpose_ros.core.ik import IKResult  # noqa: PLC0415
-
-    t, R, a, s = (np.array(x) for x in zip(*fits))
-    B = len(fits)
-    return IKResult(params=np.zeros((B, 0)), root_translation=t, root_rotation=R,
-                    joint_angles=a, scale=s, joints=np.zeros((B, 0, 3)),
-                    residual=np.zeros((B, 0)), iterations=np.zeros(B, np.int64),
-                    status=np.zeros(B, np.int64))
+def _stack_fits(fits: list) -> tuple:
+    """Per-track (t, R, angles, scale) -> batched (B, ...) arrays, the warm start of an IK fit."""
+    return tuple(np.array(x) for x in zip(*fits))
