@@ -91,15 +91,20 @@ def _crop_params(infos: list[CropInfo]) -> tuple[np.ndarray, ...]:
 
 
 def _unproject(uv: np.ndarray, z: np.ndarray, K: Intrinsics) -> np.ndarray:
-    x = (uv[..., 0] - K.cx) / K.fx * z
-    y = (uv[..., 1] - K.cy) / K.fy * z
-    return np.stack([x, y, z], axis=-1)
+    out = np.empty(np.shape(z) + (3,))  # written in place: np.stack costs more on small input
+    out[..., 0] = (uv[..., 0] - K.cx) / K.fx * z
+    out[..., 1] = (uv[..., 1] - K.cy) / K.fy * z
+    out[..., 2] = z
+    return out
 
 
 def project_points(xyz: np.ndarray, K: Intrinsics) -> np.ndarray:
+    z = np.where(xyz[..., 2] > 0, xyz[..., 2], np.nan)
+    out = np.empty(np.shape(z) + (2,))
     with np.errstate(divide='ignore', invalid='ignore'):
-        z = np.where(xyz[..., 2] > 0, xyz[..., 2], np.nan)
-        return np.stack([K.fx * xyz[..., 0] / z + K.cx, K.fy * xyz[..., 1] / z + K.cy], axis=-1)
+        out[..., 0] = K.fx * xyz[..., 0] / z + K.cx
+        out[..., 1] = K.fy * xyz[..., 1] / z + K.cy
+    return out
 
 
 def decode_outputs(outputs: dict, infos: list[CropInfo], intrinsics: Intrinsics,
@@ -135,5 +140,6 @@ def decode_outputs(outputs: dict, infos: list[CropInfo], intrinsics: Intrinsics,
         out.root_rotation = raw('root_rotation')
         out.joint_angles = raw('joint_angles')
         out.scale = raw('scale') if 'scale' in outputs else np.ones(n)
-    out.confidence = np.clip(np.nan_to_num(out.confidence, nan=0.0), 0.0, 1.0)
+    conf = out.confidence
+    out.confidence = np.clip(np.where(np.isnan(conf), 0.0, conf), 0.0, 1.0)
     return out
