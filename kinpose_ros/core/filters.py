@@ -159,7 +159,8 @@ class Tracker:
         ok = np.all(np.isfinite(c), axis=1)
         if self.tracks and ok.any():
             prev = np.array([t.centroid for t in self.tracks])
-            dist = np.linalg.norm(c[:, None] - prev[None], axis=2)
+            diff = c[:, None] - prev[None]
+            dist = np.sqrt((diff * diff).sum(axis=2))  # np.linalg.norm costs more when small
             dist[~ok] = np.inf
             rows, cols = _assign(np.where(dist <= self.gate_m, dist, 1e9))
             for r, k in zip(rows, cols):

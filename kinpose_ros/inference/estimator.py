@@ -342,8 +342,8 @@ class PoseEstimator:
         fk_joints, transforms = self._forward_kinematics(t, R, angles, scale)
         joints = np.where(np.isfinite(joints), joints, fk_joints)
         conf = self._confidence(dec, fit, surface)
-        root = np.tile(np.eye(4), (n, 1, 1))
-        root[:, :3, :3], root[:, :3, 3] = R, t
+        root = np.zeros((n, 4, 4))
+        root[:, :3, :3], root[:, :3, 3], root[:, 3, 3] = R, t, 1.0
         uv = project_points(joints, intrinsics)
         res_ok = np.isfinite(fit['residual'])
         res_count = res_ok.sum(axis=1)
