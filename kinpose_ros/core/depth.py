@@ -274,6 +274,26 @@ def _gather_crops(depth_m: np.ndarray, boxes: list, out_w: int, out_h: int) -> n
     return out
 
 
+def _gather_normalise(depth_m: np.ndarray, boxes: list, out_w: int, out_h: int,
+                      centre: np.ndarray, half: float, fill_value: float) -> np.ndarray:
+    """(N, out_h, out_w) float32 normalised crops with known centres (N,) metres; the same
+    values as ``_gather_crops`` followed by the normalisation of ``crop_depth_batch``."""
+    from kinpose_ros.core.depth_kernels import gather_normalise  # noqa: PLC0415
+
+    H, W = depth_m.shape
+    src = depth_m.astype(np.float32, copy=False)
+    ramp_x, ramp_y = np.arange(out_w) + 0.5, np.arange(out_h) + 0.5
+    out = np.empty((len(boxes), out_h, out_w), np.float32)
+    scale, fill = np.float32(1.0 / half), np.float32(fill_value)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        ix, out_x = _sample_line(W, x0, x1, out_w, ramp_x)
+        iy, out_y = _sample_line(H, y0, y1, out_h, ramp_y)
+        gather_normalise(src, iy, ix, np.zeros(out_h, np.bool_) if out_y is None else out_y,
+                         np.zeros(out_w, np.bool_) if out_x is None else out_x,
+                         np.float32(centre[i]), scale, fill, out[i])
+    return out
+
+
 def _centre_depth(z: np.ndarray, valid: np.ndarray) -> float:
     """Median valid depth (h, w) of the central half of a crop, else of all of it, else NaN."""
     h, w = z.shape
@@ -327,6 +347,14 @@ def crop_depth_batch(
     n = boxes_in.shape[0]
     aspect = out_w / out_h
     boxes = [_fit_box(b, aspect) for b in boxes_in]
+    half = depth_range_m / 2.0
+    if center_depth_m is not None:
+        centre = np.broadcast_to(np.asarray(center_depth_m, dtype=np.float64), (n,))
+        if not np.isnan(centre).any():  # all centres known: one compiled pass per crop
+            z = _gather_normalise(depth_m, boxes, out_w, out_h, centre, half, fill_value)
+            infos = [CropInfo(b, (out_w, out_h), float(c), half, float(fill_value))
+                     for b, c in zip(boxes, centre)]
+            return z[:, None], infos
     z = _gather_crops(depth_m, boxes, out_w, out_h)
     with np.errstate(invalid='ignore'):
         invalid = ~(z > 0)  # NaN compares False: invalid pixels and pixels outside the image
@@ -337,7 +365,6 @@ def crop_depth_batch(
         centre = np.broadcast_to(np.asarray(center_depth_m, dtype=np.float64), (n,)).copy()
     for i in np.flatnonzero(np.isnan(centre)):
         centre[i] = _centre_depth(z[i], ~invalid[i])
-    half = depth_range_m / 2.0
     z -= centre.astype(np.float32)[:, None, None]
     z *= np.float32(1.0 / half)
     np.clip(z, np.float32(-1.0), np.float32(1.0), out=z)
