@@ -138,7 +138,8 @@ def measure(env: dict, model: Path, backend: str, camera_args: list, args) -> di
         frames_out = sum(1 for s in observer.tf if s >= start_ns)
         lat = observer.latencies_ms(start_ns)
         pred, gt, scored = observer.scored_pairs(start_ns)
-        mAP = map_at(pred, gt, 0.10)[0] if len(pred) else float('nan')
+        # percent, like `kinpose eval` and the model cards
+        mAP = 100.0 * map_at(pred, gt, 0.10)[0] if len(pred) else float('nan')
         figures = {
             'seconds': round(elapsed, 2), 'frames_in': frames_in, 'frames_out': frames_out,
             'fps': frames_out / elapsed, 'input_fps': frames_in / elapsed,
@@ -212,7 +213,7 @@ def report(figures: dict, args: argparse.Namespace) -> None:
           f'{figures["seconds"]} s: {figures["fps"]:.1f} fps (camera {figures["input_fps"]:.1f})')
     print(f'latency image stamp -> TF: p50 {figures["latency_p50_ms"]:.1f} ms, p99 '
           f'{figures["latency_p99_ms"]:.1f} ms')
-    print(f'mAP@10cm {figures["map_10cm"]:.3f} over {figures["scored_people"]} people in '
+    print(f'mAP@10cm {figures["map_10cm"]:.1f} % over {figures["scored_people"]} people in '
           f'{figures["scored_frames"]} frames' + (' (RANDOM WEIGHTS: meaningless)'
                                                   if figures['random_weights'] else ''))
     print(f'picture: {figures["png"]}')

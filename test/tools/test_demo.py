@@ -45,7 +45,7 @@ def test_demo_json_and_picture(tiny_model, tmp_path):
     assert 0 < figures['frames_out'] <= figures['frames_in'] + 2
     assert figures['fps'] == pytest.approx(figures['frames_out'] / figures['seconds'], rel=0.01)
     assert 0 < figures['latency_p99_ms'] < 2000
-    assert 0.0 <= figures['map_10cm'] <= 1.0
+    assert 0.0 <= figures['map_10cm'] <= 100.0
     assert figures['clean_exit'] is True
     assert (tmp_path / 'demo.png').stat().st_size > 1000
 
