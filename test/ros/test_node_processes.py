@@ -92,6 +92,7 @@ def test_camera_node_exits_cleanly(tmp_path, ros_env, sig):
                  '-p', 'cx:=15.5', '-p', 'cy:=11.5'], env)
     try:
         assert p.wait_for('synthetic camera: 1 frames', 60), p.output
+        time.sleep(0.5)  # as for pose_node: signal a node that is spinning, not starting
         p.proc.send_signal(sig)
         rc = p.proc.wait(20)
     finally:
