@@ -37,3 +37,17 @@ def ros_env() -> dict:
     keys = ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_LOCALHOST_ONLY', 'ROS_DOMAIN_ID', 'ROS_HOME',
             'ROS_LOG_DIR')
     return {k: os.environ[k] for k in keys}
+
+
+@pytest.fixture(scope='session')
+def tiny_model(tmp_path_factory) -> Path:
+    """A random-weight A2J exported to ONNX (+ card): the real estimator code path, small."""
+    torch = pytest.importorskip('torch')
+    from kinpose_ros.inference.model_export import export_model, random_model
+
+    torch.set_num_threads(1)
+    out = Path(tmp_path_factory.mktemp('model')) / 'tiny_a2j.onnx'
+    model, config, sk = random_model('a2j', seed=3, input_size=(64, 64), width=0.25,
+                                     head_width=16, head_depth=1)
+    export_model(model, 'a2j', config, sk, out, dynamic_batch_max=4, check=False)
+    return out

@@ -221,24 +221,9 @@ class PoseNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console script ``pose_node`` (``ros2 run kinpose_ros pose_node``)."""
-    import rclpy  # noqa: PLC0415
-    from rclpy.executors import ExternalShutdownException  # noqa: PLC0415
+    from kinpose_ros.ros.node_main import run_node  # noqa: PLC0415
 
-    rclpy.init(args=args)  # installs SIGINT and SIGTERM handlers that end spin()
-    node = None
-    try:
-        node = PoseNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as exc:
-        print(f'pose_node: cannot start: {exc}', file=sys.stderr)
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(PoseNode, 'pose_node', args=args)
 
 
 if __name__ == '__main__':

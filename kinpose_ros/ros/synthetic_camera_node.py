@@ -176,25 +176,16 @@ class SyntheticCameraNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console script ``synthetic_camera_node``; exits after ``max_frames`` when set."""
-    import rclpy  # noqa: PLC0415
-    from rclpy.executors import ExternalShutdownException  # noqa: PLC0415
+    from kinpose_ros.ros.node_main import run_node  # noqa: PLC0415
 
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SyntheticCameraNode()
+    def spin_until_done(node: SyntheticCameraNode) -> None:
+        import rclpy  # noqa: PLC0415
+
         while rclpy.ok() and not node.done:
             rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as exc:
-        print(f'synthetic_camera_node: cannot start: {exc}', file=sys.stderr)
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+
+    return run_node(SyntheticCameraNode, 'synthetic_camera_node', spin=spin_until_done,
+                    args=args)
 
 
 if __name__ == '__main__':

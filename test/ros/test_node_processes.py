@@ -14,20 +14,6 @@ pytestmark = pytest.mark.ros
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope='module')
-def tiny_model(tmp_path_factory) -> Path:
-    """A random-weight A2J exported to ONNX (+ card): the real estimator code path."""
-    torch = pytest.importorskip('torch')
-    from kinpose_ros.inference.model_export import export_model, random_model
-
-    torch.set_num_threads(1)
-    out = Path(tmp_path_factory.mktemp('model')) / 'tiny_a2j.onnx'
-    model, config, sk = random_model('a2j', seed=3, input_size=(64, 64), width=0.25,
-                                     head_width=16, head_depth=1)
-    export_model(model, 'a2j', config, sk, out, dynamic_batch_max=4, check=False)
-    return out
-
-
 class Process:
     """A console script with its output collected on a thread (so pipes never fill)."""
 

@@ -12,21 +12,6 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope='module')
-def tiny_model(tmp_path_factory) -> Path:
-    pytest.importorskip('kinpose_ros.core.segmentation',
-                        reason='the estimator needs core.segmentation to find people')
-    torch = pytest.importorskip('torch')
-    from kinpose_ros.inference.model_export import export_model, random_model
-
-    torch.set_num_threads(1)
-    out = Path(tmp_path_factory.mktemp('model')) / 'tiny_a2j.onnx'
-    model, config, sk = random_model('a2j', seed=3, input_size=(64, 64), width=0.25,
-                                     head_width=16, head_depth=1)
-    export_model(model, 'a2j', config, sk, out, dynamic_batch_max=4, check=False)
-    return out
-
-
 def kinpose(*args, env=None, timeout=300):
     return subprocess.run([sys.executable, '-m', 'kinpose_ros.tools.cli', *args], cwd=REPO,
                           env=env or dict(os.environ), capture_output=True, text=True,
