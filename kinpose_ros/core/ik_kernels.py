@@ -255,7 +255,11 @@ def weighted_cost(G_t, kp, tgt, w) -> float:
 @nb.njit(**_JIT)
 def lm(t, R, angles, s, tgt, w, fit_scale, max_it, tol, tb):
     """Levenberg-Marquardt from (t, R, angles, s). Returns the refined state, iterations
-    and whether it converged (False: iteration limit)."""
+    and whether it converged (False: iteration limit).
+
+    Converged: an accepted step improved the cost by at most ``tol * (1 + cost)``, or the
+    Gauss-Newton model predicts no more than that for the next step, or damping grew past 1e8.
+    """
     (parent, offset, dof_start, dof_count, dof_idx, dof_sign, lower, upper, kp, dof_mask,
      n_rigid, rigid_kp, rigid_vec, hinge_kp, hinge_axis, init_w, trans_idx, rot_axes,
      rest) = tb
@@ -330,6 +334,18 @@ def lm(t, R, angles, s, tgt, w, fit_scale, max_it, tol, tb):
                 frozen = True
         if frozen:
             delta = np.linalg.solve(Hd, g)
+        # reduction the Gauss-Newton model predicts for this step: when even that is below the
+        # tolerance, no step can improve the fit (a warm start at the optimum stops here instead
+        # of raising lambda through a dozen rejected steps)
+        predicted = 0.0
+        for i in range(P):
+            hd = 0.0
+            for j in range(P):
+                hd += H[i, j] * delta[j]
+            predicted += delta[i] * (g[i] - 0.5 * hd)
+        if predicted <= tol * (1.0 + cost):
+            converged = True
+            break
         t2 = t.copy()
         for c in range(nt):
             t2[trans_idx[c]] += delta[c]
