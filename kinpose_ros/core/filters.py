@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numba as nb
 import numpy as np
 
 __all__ = ['OneEuroFilter', 'Track', 'Tracker', 'orthonormalise_rotation']
@@ -50,7 +51,6 @@ class OneEuroFilter:
         self._x: np.ndarray | None = None
         self._dx: np.ndarray | None = None
         self._t: float | None = None
-        self._holes = False  # the estimate has NaN elements (not yet seen)
 
     @staticmethod
     def _alpha(dt: float, cutoff: np.ndarray | float) -> np.ndarray | float:
@@ -66,7 +66,9 @@ class OneEuroFilter:
         x = np.asarray(x, dtype=np.float64)
         if self._x is None:
             self._x, self._dx, self._t = x.copy(), np.zeros_like(x), float(t)
-            self._holes = bool(np.isnan(x).any())
+            # per-element parameters, flat, for the compiled step
+            self._mc = np.ascontiguousarray(np.broadcast_to(self.min_cutoff, x.shape)).ravel()
+            self._beta = np.ascontiguousarray(np.broadcast_to(self.beta, x.shape)).ravel()
             return x.copy()
         if x.shape != self._x.shape:
             raise ValueError(f'x: expected shape {self._x.shape} (as the first sample), got '
@@ -75,21 +77,31 @@ class OneEuroFilter:
         if not dt > 0:
             dt = self.nominal_dt
         self._t = float(t)
-        missing = np.isnan(x)
-        holes = self._holes or bool(missing.any())  # fast path: no NaN now or before
-        unset = np.isnan(self._x) if holes else None
-        dx = (x - self._x) / dt
-        if holes:
-            dx = np.where(missing | unset, self._dx, dx)
-        a_d = self._alpha(dt, self.d_cutoff)
-        self._dx = a_d * dx + (1.0 - a_d) * self._dx
-        a = self._alpha(dt, self.min_cutoff + self.beta * np.abs(self._dx))
-        est = a * x + (1.0 - a) * self._x
-        if holes:
-            est = np.where(missing, self._x, np.where(unset, x, est))
-            self._holes = bool(np.isnan(est).any())
-        self._x = est
+        est, dx = np.empty_like(self._x), np.empty_like(self._dx)
+        _one_euro_step(np.ascontiguousarray(x).ravel(), self._x.ravel(), self._dx.ravel(),
+                       self._mc, self._beta, dt, float(self._alpha(dt, self.d_cutoff)),
+                       est.ravel(), dx.ravel())
+        self._x, self._dx = est, dx
         return est.copy()
+
+
+@nb.njit(cache=True, nogil=True)
+def _one_euro_step(x, x_prev, dx_prev, min_cutoff, beta, dt, a_d, est, dx):
+    """One step of ``OneEuroFilter`` over flat arrays (compiled: a few microseconds for the
+    ~80 values of a person, against ~40 us of small numpy calls). A NaN sample holds the
+    previous estimate and derivative; an element not yet seen (NaN estimate) takes the sample."""
+    k = 1.0 / (2.0 * np.pi * dt)
+    for i in range(x.shape[0]):
+        xi, xp = x[i], x_prev[i]
+        if xi != xi:
+            est[i], dx[i] = xp, dx_prev[i]
+        elif xp != xp:
+            est[i], dx[i] = xi, dx_prev[i]
+        else:
+            d = a_d * ((xi - xp) / dt) + (1.0 - a_d) * dx_prev[i]
+            a = 1.0 / (1.0 + k / (min_cutoff[i] + beta[i] * abs(d)))
+            est[i] = a * xi + (1.0 - a) * xp
+            dx[i] = d
 
 
 def orthonormalise_rotation(m: np.ndarray) -> np.ndarray:

@@ -133,14 +133,17 @@ class PoseEstimator:
 
     # ---- public ----------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """One backend call, one crop (loads the compiled crop kernel) and one cold + one warm
-        IK fit on the rest pose."""
+        """One backend call, one crop (loads the compiled crop kernel), two filter steps and one
+        cold + one warm IK fit on the rest pose."""
         from kinpose_ros.core.depth import crop_depth_batch  # noqa: PLC0415
 
         c, h, w = self.card.input.channels, *self.card.input_size
         self.backend(np.zeros((1, c, h, w), np.float32))
         crop_depth_batch(np.ones((8, 8), np.float32), np.array([[0.0, 0.0, 8.0, 8.0]]), (w, h),
                          np.ones(1))
+        smoother = OneEuroFilter()  # loads the compiled filter step
+        smoother(np.zeros(3), 0.0)
+        smoother(np.zeros(3), 1.0)
         if self._ik is not None:
             rest, _ = forward_kinematics_np(self.tables, np.zeros((1, self.skeleton.num_params)))
             rest[..., 2] += 3.0
