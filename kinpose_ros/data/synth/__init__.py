@@ -1,6 +1,7 @@
 """Synthetic depth of people: bodies, poses, scenes, rendering, sensor noise and labels.
 
-Entry points: :class:`SynthConfig`, :class:`SynthGenerator` (``.frame(index) -> Frame``),
+Entry points: :class:`SynthConfig`, :class:`SynthGenerator` (``.frame(index) -> Frame``, a new
+scene per frame; ``.sequence(index, length, fps) -> list[Frame]``, one scene whose people move),
 :class:`Frame`, :class:`PersonLabel`; training data in :mod:`.dataset`; throughput in
 :mod:`.parallel` (``benchmark_synth``). See ``docs/synthetic_data.md``.
 """

@@ -33,10 +33,23 @@ def palette(rng: np.random.Generator, num_people: int) -> np.ndarray:
 
 
 def render_rgb(matbuf: np.ndarray, cosbuf: np.ndarray, idbuf: np.ndarray, zbuf: np.ndarray,
-               rng: np.random.Generator, num_people: int) -> np.ndarray:
-    """(H, W, 3) uint8 image from the material and incidence buffers (black where nothing)."""
+               rng: np.random.Generator, num_people: int, order: list | None = None,
+               noise_rng: np.random.Generator | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 image from the material and incidence buffers (black where nothing).
+
+    Args:
+        rng: draws the palette, the background texture and (without ``noise_rng``) the noise.
+        num_people: people in ``matbuf``.
+        order: colour person ``i`` of ``matbuf`` with the palette's person ``order[i]`` (default
+            ``i``): a sequence keeps each person's colours while the depth order changes.
+        noise_rng: draws the per-pixel noise instead of ``rng``.
+    """
     H, W = matbuf.shape
     pal = palette(rng, num_people)
+    if order is not None:
+        region = np.arange(8)
+        pal[MAT_PERSON + 8 * np.arange(num_people)[:, None] + region] = \
+            pal[MAT_PERSON + 8 * np.asarray(order, int)[:, None] + region]
     shade = 0.35 + 0.65 * cosbuf
     img = pal[matbuf] * shade[..., None]
     cell = int(rng.integers(4, 17))
@@ -45,5 +58,5 @@ def render_rgb(matbuf: np.ndarray, cosbuf: np.ndarray, idbuf: np.ndarray, zbuf: 
     background = idbuf < 0
     img[background] *= tex[background][:, None]
     img[~np.isfinite(zbuf)] = 0.0
-    img += rng.normal(0.0, 3.0, img.shape).astype(np.float32)
+    img += (rng if noise_rng is None else noise_rng).normal(0.0, 3.0, img.shape).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
