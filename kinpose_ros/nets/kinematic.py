@@ -18,8 +18,9 @@ Parameterisation of Theta (what the head's linear outputs mean):
   * optional per-sample global scale in ``scale_range`` (same sigmoid bound), for subjects whose
     size differs from the skeleton's.
 Joints and the root translation are in the frame and units of the training targets (the skeleton
-is defined in metres for bodies); the head's bias starts at the rest pose (identity rotation,
-zero translation, angles 0 clipped into their limits, scale mid-range).
+is defined in metres for bodies); the head's bias starts at the rest pose (rotation
+``ROOT_INITS[root_init]``, zero translation, angles 0 clipped into their limits, scale
+mid-range).
 """
 from __future__ import annotations
 
@@ -34,9 +35,18 @@ from kinpose_ros.core.rotations import rotation_6d_to_matrix
 from kinpose_ros.core.skeleton import Skeleton
 from kinpose_ros.nets.backbones import build_backbone
 
-__all__ = ['MODES', 'KinematicRegressor', 'joint_loss', 'parameter_loss']
+__all__ = ['MODES', 'ROOT_INITS', 'KinematicRegressor', 'joint_loss', 'parameter_loss']
 
 MODES = ('kinematic', 'direct_joint', 'direct_parameter')
+
+#: Root rotation (target frame <- skeleton root) the head's bias starts from, for a free root.
+#: 'facing_camera': a REP-103 body (x forward, y left, z up) standing upright and facing a camera
+#: whose targets are in the optical frame (x right, y down, z forward) - the usual depth-camera
+#: view, so training starts from people instead of bodies lying along the optical axis.
+ROOT_INITS = {
+    'identity': np.eye(3),
+    'facing_camera': np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]]),
+}
 
 
 def _skew(axis: np.ndarray) -> np.ndarray:
@@ -53,6 +63,7 @@ class KinematicRegressor(nn.Module):
         mode: one of ``MODES``.
         hidden: width of the MLP's hidden layer.
         scale_range: (low, high) to also predict a per-sample global scale; None = skeleton's.
+        root_init: key of ``ROOT_INITS``, the root rotation the untrained head predicts.
 
     ``forward(x (B, C, H, W))`` returns a dict: ``joints`` (B, J, 3); for the kinematic modes also
     ``root_translation`` (B, 3), ``root_rotation`` (B, 3, 3), ``joint_angles`` (B, D) radians,
@@ -63,15 +74,19 @@ class KinematicRegressor(nn.Module):
 
     def __init__(self, skeleton: Skeleton | str | Path, backbone: str = 'resnet18',
                  width: float = 0.5, in_channels: int = 1, mode: str = 'kinematic',
-                 hidden: int = 256, scale_range: tuple[float, float] | None = None) -> None:
+                 hidden: int = 256, scale_range: tuple[float, float] | None = None,
+                 root_init: str = 'identity') -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f'mode: expected one of {MODES}, got {mode!r}')
+        if root_init not in ROOT_INITS:
+            raise ValueError(f'root_init: expected one of {tuple(ROOT_INITS)}, got {root_init!r}')
         sk = skeleton if isinstance(skeleton, Skeleton) else Skeleton.load(skeleton)
         if scale_range is not None and not 0 < scale_range[0] <= scale_range[1]:
             raise ValueError(f'scale_range: expected 0 < low <= high, got {scale_range}')
         self.skeleton, self.mode, self.in_channels = sk, mode, in_channels
         self.scale_range = None if scale_range is None else tuple(map(float, scale_range))
+        self.root_init = root_init
         self.backbone = build_backbone(backbone, width, in_channels)
         self._layout = self._output_layout()
         n_out = sum(n for _, n in self._layout)
@@ -114,7 +129,8 @@ class KinematicRegressor(nn.Module):
         bias = []
         for name, n in self._layout:
             if name == 'rotation':
-                per = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0] if n == 6 else [1.0, 0.0] * (n // 2)
+                R0 = ROOT_INITS[self.root_init]  # first two columns: the 6-D form
+                per = [*R0[:, 0], *R0[:, 1]] if n == 6 else [1.0, 0.0] * (n // 2)
                 bias.append(torch.tensor(per[:n]))
             elif name == 'angles':
                 sk = self.skeleton

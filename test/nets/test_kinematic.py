@@ -92,6 +92,24 @@ def test_rest_pose_at_initialisation(body15):
     torch.testing.assert_close(out['root_rotation'][0], torch.eye(3))
 
 
+def test_facing_camera_start_is_an_upright_person_facing_the_camera(body15):
+    """root_init='facing_camera': in the optical frame (x right, y down, z forward) the untrained
+    net predicts the head above the feet and the person's left on the image's right."""
+    net = make(body15, head_std=0.0, root_init='facing_camera')
+    with torch.no_grad():
+        out = net(torch.randn(1, *SIZE))
+    j = dict(zip(body15.joint_names, out['joints'][0].numpy()))
+    R = out['root_rotation'][0].numpy()
+    np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-6)
+    assert np.linalg.det(R) == pytest.approx(1.0, abs=1e-6)
+    assert j['head'][1] < j['neck'][1] < j['torso'][1] < j['l_knee'][1] < j['l_foot'][1]
+    assert j['l_foot'][1] - j['head'][1] > 1.2
+    assert j['l_shoulder'][0] > j['r_shoulder'][0] + 0.2 and j['l_hip'][0] > j['r_hip'][0]
+    assert abs(j['head'][2] - j['l_foot'][2]) < 0.1  # upright: no extent along the optical axis
+    with pytest.raises(ValueError, match='root_init'):
+        KinematicRegressor(body15, width=0.25, root_init='lying')
+
+
 def test_planar_root_rotates_about_its_axis_only():
     toy = Skeleton.load('toy_level2')
     with torch.no_grad():
