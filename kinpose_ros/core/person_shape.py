@@ -40,10 +40,12 @@ _JIT = {'cache': True, 'nogil': True}
 
 @nb.njit(**_JIT)
 def classify(stats: np.ndarray, h_min: float, h_max: float, w_min: float, w_max: float,
-             frag_max: float, kind: np.ndarray) -> np.ndarray:
+             d_max: float, a_max: float, frag_max: float, kind: np.ndarray) -> np.ndarray:
     """Sort components by size into ``kind`` (n + 1,) int8: 0 empty or row 0, 1 fragment
     (height and width below ``frag_max``), 2 person-sized, 3 larger than a person (height
-    above ``h_max`` or width above ``w_max``), 4 other; returns the counts of each kind."""
+    above ``h_max``, width above ``w_max``, forward extent above ``d_max`` - a wall along the
+    line of sight is narrow but deep - or metric area above ``a_max`` m^2), 4 other; returns
+    the counts of each kind."""
     counts = np.zeros(5, np.int64)
     kind[0] = 0
     for k in range(1, stats.shape[0]):
@@ -51,7 +53,8 @@ def classify(stats: np.ndarray, h_min: float, h_max: float, w_min: float, w_max:
         w = stats[k, ST_LAT1] - stats[k, ST_LAT0]
         if stats[k, ST_COUNT] == 0:
             c = 0
-        elif h > h_max or w > w_max:
+        elif h > h_max or w > w_max or stats[k, ST_FWD1] - stats[k, ST_FWD0] > d_max or \
+                stats[k, ST_AREA] > a_max:
             c = 3
         elif h < frag_max and w < frag_max:
             c = 1
@@ -279,6 +282,8 @@ def score_components(stats: np.ndarray, feats: np.ndarray, plane_d: float, has_p
             s *= _ramp(top, 0.5, 1.0) * (1.0 - 0.6 * _ramp(top, 2.0, 2.3))
             if top < 1.0 and not 0.12 <= top_w <= 0.38:  # a squatter's head, or a chair
                 s *= 0.3
+            elif top < 1.5 and top_w < 0.1:  # no head; a raised hand would be higher
+                s *= 0.3
         s *= _ramp(w, 0.5 * w_typ, w_typ) * (0.8 if w > w_wide else 1.0)
         s *= _ramp(area, 0.1, 0.25)
         rows = stats[k, ST_R1] - stats[k, ST_R0] + 1
@@ -289,7 +294,7 @@ def score_components(stats: np.ndarray, feats: np.ndarray, plane_d: float, has_p
             s *= 0.7
         if has_plane and stats[k, ST_UP0] + plane_d > 0.3 and \
                 feats[k, SF_LOW_HIDDEN] < 0.5 * feats[k, SF_LOW_EDGES]:
-            s *= 0.3
+            s *= 0.4
         if cut_lr:
             s *= 0.7
         scores[k] = s
@@ -359,3 +364,119 @@ def split_side_by_side(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, cho
         if lateral[0] * x + lateral[1] * y + lateral[2] * z > cut[k]:
             L[i] = newlab[k]
     return n_split
+
+
+@nb.njit(**_JIT)
+def _root(parent: np.ndarray, k: int) -> int:
+    while parent[k] != k:
+        k = parent[k]
+    return k
+
+
+@nb.njit(**_JIT)
+def join_hidden_parts(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, keep: np.ndarray,
+                      level: np.ndarray, height: np.ndarray, kind: np.ndarray,
+                      stats: np.ndarray, up: np.ndarray, a: float, b: float, dz_max: float,
+                      gap_m: float, lat_margin: float, touch_margin: float, min_votes: float,
+                      h_max: float, w_max: float, parent: np.ndarray) -> int:
+    """Join the parts of a person cut apart by something in front of them (a table, another
+    person's arm) or by a depth step within the body (a seated person's lap).
+
+    Below the lowest cells of a component A (not larger than a person: ``kind`` 1, 2 or 4),
+    each grid column is followed down through cells that hide what is behind them: nearer
+    than A by more than ``a + b z^2`` (and not floor: ``height`` above the floor more than
+    0.1 m), table tops removed as furniture (``level`` and not ``keep``), or invalid. When that
+    gap (at most ``gap_m`` down along ``up``; possibly empty: B touches A) ends on a cell of
+    another such component B within ``dz_max`` of A's depth, and B is not itself part of the
+    gap (then B is in front of A), the column votes for (A, B). B is joined to A when the
+    votes of either kind (across a gap, touching) cover at least ``min_votes`` of B's columns
+    (and 2), B lies under A (within ``lat_margin`` of A's lateral extent; touching parts also
+    A over B within ``touch_margin``: a table edge touching a person's hips is wider than the
+    person) and the union stays within ``h_max`` x ``w_max`` (up x lateral, metres).
+
+    Args:
+        P, zg, labels, keep, level, height: the grid (points, depth, labels, kept and level
+            cells, height above the floor: NaN without a floor).
+        kind, stats: size classes and statistics of labels 0..n.
+        parent: (n + 1,) int32, the identity on entry; maps every label to its root on
+            return (for ``merge_components``).
+
+    Returns:
+        The number of joins. At most ``8 Wg`` column votes are counted.
+    """
+    Hg, Wg = labels.shape
+    N = Hg * Wg
+    L = labels.reshape(N)
+    z_ = zg.reshape(N)
+    Pf = P.reshape(N, 3)
+    keep_f = keep.reshape(N)
+    level_f = level.reshape(N)
+    height_f = height.reshape(N)
+    m = stats.shape[0]
+    pairs = np.empty(Wg * 8, np.int64)
+    n_pairs = 0
+    for gx in range(Wg):
+        for gy in range(Hg - 1):
+            i = gy * Wg + gx
+            A = L[i]
+            if A == 0 or kind[A] == 0 or kind[A] == 3 or L[i + Wg] == A:
+                continue
+            zA = z_[i]
+            thr = a + b * zA * zA
+            u_end = up[0] * Pf[i, 0] + up[1] * Pf[i, 1] + up[2] * Pf[i, 2] - gap_m
+            for gy2 in range(gy + 1, Hg):
+                j = gy2 * Wg + gx
+                zj = z_[j]
+                B = L[j]
+                if B != 0 and B != A and abs(zj - zA) < dz_max:
+                    occluder = False  # B hides part of the gap: it is in front, not behind
+                    for gy3 in range(gy + 1, gy2):
+                        occluder = occluder or L[gy3 * Wg + gx] == B
+                    if not occluder:
+                        if kind[B] != 0 and kind[B] != 3 and n_pairs < pairs.shape[0]:
+                            pairs[n_pairs] = 2 * (A * m + B) + (gy2 == gy + 1)
+                            n_pairs += 1
+                        break
+                if zj == zj:
+                    if up[0] * Pf[j, 0] + up[1] * Pf[j, 1] + up[2] * Pf[j, 2] < u_end:
+                        break
+                    hides = zj < zA - thr and (keep_f[j] or height_f[j] > 0.1)
+                    if not (hides or (level_f[j] and not keep_f[j])):
+                        break
+    if n_pairs < 2:
+        return 0
+    keys = np.sort(pairs[:n_pairs])
+    ext = np.empty((m, 4))  # up0, up1, lat0, lat1 of each root's union
+    for k in range(m):
+        ext[k, 0], ext[k, 1] = stats[k, ST_UP0], stats[k, ST_UP1]
+        ext[k, 2], ext[k, 3] = stats[k, ST_LAT0], stats[k, ST_LAT1]
+    joins = 0
+    s = 0
+    while s < n_pairs:
+        e = s
+        while e < n_pairs and keys[e] == keys[s]:
+            e += 1
+        A, B, touch = keys[s] // 2 // m, keys[s] // 2 % m, keys[s] % 2 == 1
+        votes = e - s
+        s = e
+        if votes < 2 or votes < min_votes * (stats[B, ST_C1] - stats[B, ST_C0] + 1):
+            continue
+        if stats[B, ST_LAT0] < stats[A, ST_LAT0] - lat_margin or \
+                stats[B, ST_LAT1] > stats[A, ST_LAT1] + lat_margin:
+            continue
+        if touch and (stats[A, ST_LAT0] < stats[B, ST_LAT0] - touch_margin or
+                      stats[A, ST_LAT1] > stats[B, ST_LAT1] + touch_margin):
+            continue
+        ra, rb = _root(parent, A), _root(parent, B)
+        if ra == rb:
+            continue
+        u0, u1 = min(ext[ra, 0], ext[rb, 0]), max(ext[ra, 1], ext[rb, 1])
+        w0, w1 = min(ext[ra, 2], ext[rb, 2]), max(ext[ra, 3], ext[rb, 3])
+        if u1 - u0 > h_max or w1 - w0 > w_max:
+            continue
+        parent[rb] = ra
+        ext[ra, 0], ext[ra, 1], ext[ra, 2], ext[ra, 3] = u0, u1, w0, w1
+        joins += 1
+    for k in range(m):
+        parent[k] = _root(parent, k)
+    return joins

@@ -100,7 +100,8 @@ def _floor_ok(plane: np.ndarray, cos_tilt: float, h_min: float, h_max: float) ->
 def _floor_candidates(P: np.ndarray, cos_tilt: float, max_count: int) -> np.ndarray:
     """(M, 6) float64 plausible floor cells, in raster order: point (3) and unit local normal
     (3, toward the camera; from the cells two away on each side), for cells on a sparse
-    lattice whose normal lies within the tilt cone around camera up; at most ~``max_count``."""
+    lattice whose normal lies within the tilt cone around camera up (a ceiling faces down);
+    at most ~``max_count``."""
     Hg, Wg = P.shape[0], P.shape[1]
     s = 2
     while ((Hg - 4) // s) * ((Wg - 4) // s) > 4 * max_count:
@@ -120,10 +121,12 @@ def _floor_candidates(P: np.ndarray, cos_tilt: float, max_count: int) -> np.ndar
             hz = P[gy, gx + 2, 2] - P[gy, gx - 2, 2]
             nx, ny, nz = vy * hz - vz * hy, vz * hx - vx * hz, vx * hy - vy * hx
             nn = np.sqrt(nx * nx + ny * ny + nz * nz)
-            if not abs(ny) >= cos_tilt * nn or nn == 0.0:  # NaN neighbours: False
+            if not nn > 0.0:  # NaN neighbours: False
                 continue
             if nx * x + ny * y + nz * z > 0.0:  # toward the camera
                 nn = -nn
+            if not -ny / nn >= cos_tilt:  # facing up (a ceiling faces down)
+                continue
             out[m, 0], out[m, 1], out[m, 2] = x, y, z
             out[m, 3], out[m, 4], out[m, 5] = nx / nn, ny / nn, nz / nn
             m += 1
@@ -263,10 +266,16 @@ def remove_planes(P: np.ndarray, labels: np.ndarray, chosen: np.ndarray, seed: i
             for c in range(3):
                 sub[j, c] = flat[idx[j * stride], c]
         ns = sub.shape[0]
+        span = max(2, ns // 12)
         best_inl = 0
-        for _ in range(n_hyp):
-            if _plane3(sub[np.random.randint(ns)], sub[np.random.randint(ns)],
-                       sub[np.random.randint(ns)], hyp):
+        for h in range(n_hyp):
+            i0 = np.random.randint(ns)
+            if h % 2 == 0:  # anywhere
+                i1, i2 = np.random.randint(ns), np.random.randint(ns)
+            else:  # nearby in raster order: far more often on one surface
+                i1 = min(max(i0 + np.random.randint(-span, span + 1), 0), ns - 1)
+                i2 = min(max(i0 + np.random.randint(-3 * span, 3 * span + 1), 0), ns - 1)
+            if _plane3(sub[i0], sub[i1], sub[i2], hyp):
                 inl, _ = _score(hyp, sub, a, b)
                 if inl > best_inl:
                     best_inl = inl

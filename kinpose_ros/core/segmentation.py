@@ -19,13 +19,16 @@ Algorithm (numba kernels in :mod:`~kinpose_ros.core.segmentation_kernels`,
    least ``furniture_level_m`` long above the floor are dropped, so people touching a table
    do not merge with it.
 4. Components: 4-connected cells whose depths differ less than a noise- and slant-aware jump
-   threshold. Components larger than a person (walls, ceiling, floor left over, or a wall
-   that swallowed a person near it) lose their dominant RANSAC plane and are relabelled
+   threshold. Components larger than a person - too tall, too wide, too deep along the line
+   of sight or too large in area (walls, ceiling, floor left over, or a wall or board that
+   swallowed a person near it) - lose their dominant RANSAC plane and are relabelled
    (``split_rounds``).
 5. Person rules: limb fragments (a hand reaching toward the camera) join the person they
-   touch; a component holding people side by side is split at a valley of its top-height
-   profile; below ``corridor_cut_m``, cells sticking out sideways from the upper body
-   (furniture a person touches) are cut off.
+   touch; parts of a person cut apart by something in front of them (a table top, another
+   person's arm) or by a depth step (a seated person's lap) are joined when one lies under
+   the other at nearly the same depth; a component holding people side by side is split at
+   a valley of its top-height profile; below ``corridor_cut_m``, cells sticking out sideways
+   from the upper body (furniture a person touches) are cut off.
 6. Score in [0, 1]: metric height (from the floor for people standing on it) and width,
    head height above the floor, area, how box-like the silhouette is, a narrow head on top,
    support (standing on the floor or legs hidden behind something nearer), cuts at the
@@ -81,6 +84,10 @@ class SegmenterConfig:
         jump: neighbour depth difference that splits components; ``jump_slope`` adds
             ``slope x cell size`` for slanted surfaces.
         height_range_m, width_range_m: metric extent of a (partly visible) person.
+        max_forward_m, max_area_m2: largest extent along the line of sight (horizontal) and
+            visible metric area of a person; a component beyond any of the size limits is
+            larger than a person (a wall along the line of sight is narrow but deep; a person
+            touching a wall or a board merges with it) and loses its dominant plane.
         typical_height_m, typical_width_m: extents scored 1.
         min_area_m2: least visible metric area of a person.
         furniture_level_m: level surfaces above the floor at least this long (and half as
@@ -88,6 +95,13 @@ class SegmenterConfig:
         fragment_max_m: components smaller than this (height and width) are fragments, and
             join a person-sized component they touch within a depth step of ``attach_jump``
             (a hand reaching toward the camera comes off the arm otherwise).
+        join_jump_m, join_gap_m, join_margin_m, join_votes: parts of one person cut apart
+            by something in front (a table, another person's arm) or by a depth step (a
+            seated person's lap): a part directly below another, across a gap of hiding
+            cells at most ``join_gap_m`` tall (or none), within ``join_jump_m`` of its depth,
+            is joined to it when at least ``join_votes`` of its columns see it so and it lies
+            under the upper part (``join_margin_m[0]`` lateral margin; touching parts also
+            the upper part over the lower within ``join_margin_m[1]``).
         corridor_cut_m, corridor_margin_m: below this height above the floor, a person's
             cells must lie within (lateral, forward) margins of the extent of the part above
             it: people are upright, tables and chairs they touch stick out sideways.
@@ -111,13 +125,19 @@ class SegmenterConfig:
     jump_slope: float = 2.5
     height_range_m: tuple = (0.35, 2.4)
     width_range_m: tuple = (0.12, 2.3)
+    max_forward_m: float = 2.5
+    max_area_m2: float = 1.3
     typical_height_m: tuple = (0.85, 2.1)
-    typical_width_m: tuple = (0.4, 1.3)
+    typical_width_m: tuple = (0.35, 1.3)
     min_area_m2: float = 0.04
     furniture_level_m: float = 0.62
     fragment_max_m: float = 0.6
+    join_jump_m: float = 0.4
+    join_gap_m: float = 0.8
+    join_margin_m: tuple = (0.15, 0.3)
+    join_votes: float = 0.3
     corridor_cut_m: float = 0.85
-    corridor_margin_m: tuple = (0.3, 0.5)
+    corridor_margin_m: tuple = (0.25, 0.3)
     attach_jump: tuple = (0.5, 0.01)
     split_rounds: int = 3
     split_min_fraction: float = 0.3
@@ -133,6 +153,10 @@ class SegmenterConfig:
             if not 0 <= lo < hi:
                 raise ValueError(f'SegmenterConfig.{name} must be (lo, hi) with 0 <= lo < hi, '
                                  f'got {getattr(self, name)}')
+        for name in ('max_forward_m', 'max_area_m2', 'join_jump_m', 'join_gap_m'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'SegmenterConfig.{name} must be > 0, got '
+                                 f'{getattr(self, name)}')
         for name in ('floor_margin', 'plane_tolerance', 'jump', 'attach_jump'):
             a, b = getattr(self, name)
             if a <= 0 or b < 0:
@@ -325,12 +349,17 @@ class PersonSegmenter:
 
     def _measure(self, grid: _Grid, n: int) -> _Components:
         """Statistics and size classes of labels 1..n."""
-        cfg = self.config
         stats = K.component_stats(grid.P, grid.labels, n, *grid.axes, grid.cell_area)
         kind = np.empty(n + 1, np.int8)
-        counts = R.classify(stats, cfg.height_range_m[0], cfg.height_range_m[1],
-                            cfg.width_range_m[0], cfg.width_range_m[1], cfg.fragment_max_m, kind)
+        counts = self._classify(stats, kind)
         return _Components(n, stats, kind, counts)
+
+    def _classify(self, stats: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        """Size classes of ``stats`` into ``kind`` (see ``person_shape.classify``)."""
+        cfg = self.config
+        return R.classify(stats, cfg.height_range_m[0], cfg.height_range_m[1],
+                          cfg.width_range_m[0], cfg.width_range_m[1], cfg.max_forward_m,
+                          cfg.max_area_m2, cfg.fragment_max_m, kind)
 
     def _components(self, grid: _Grid) -> _Components:
         """Depth-continuous components; those larger than a person (walls, a ceiling, floor
@@ -359,6 +388,14 @@ class PersonSegmenter:
             if R.attach_fragments(grid.z, grid.labels, comps.kind, cfg.attach_jump[0],
                                   cfg.attach_jump[1], parent):
                 R.merge_components(grid.labels, comps.stats, parent)
+        parent = np.arange(comps.n + 1, dtype=np.int32)
+        if R.join_hidden_parts(grid.P, grid.z, grid.labels, grid.keep, self._buffers['level'],
+                               self._buffers['height'], comps.kind, comps.stats, grid.axes[0],
+                               cfg.jump[0], cfg.jump[1], cfg.join_jump_m, cfg.join_gap_m,
+                               cfg.join_margin_m[0], cfg.join_margin_m[1], cfg.join_votes,
+                               cfg.height_range_m[1], cfg.width_range_m[1], parent):
+            R.merge_components(grid.labels, comps.stats, parent)
+            comps.counts = self._classify(comps.stats, comps.kind)
         if comps.counts[2]:
             wide = (comps.kind == 2) & \
                 (comps.stats[:, K.ST_LAT1] - comps.stats[:, K.ST_LAT0] >= 0.7)
@@ -394,25 +431,10 @@ class PersonSegmenter:
         if len(chosen) == 0:
             return []
         cfg = self.config
-        plane = grid.plane
-        out_index = np.full(len(stats), -1, np.int32)
-        out_index[chosen] = np.arange(len(chosen), dtype=np.int32)
-        H, W = depth.shape
-        masks = np.zeros((len(chosen), H, W), np.bool_)
-        boxes = np.tile(np.array([W, H, 0, 0], np.int64), (len(chosen), 1))
-        count = np.zeros(len(chosen), np.int64)
-        slope = 2.0 * cfg.jump_slope * grid.step / k.fx
-        sel = stats[chosen]
-        window = np.array([sel[:, K.ST_R0].min() - 1, sel[:, K.ST_R1].max() + 2,
-                           sel[:, K.ST_C0].min() - 1, sel[:, K.ST_C1].max() + 2])
-        window = np.clip(window, 0, np.repeat(grid.z.shape, 2)).astype(np.int64)
-        K.refine_masks(depth, grid.step, grid.z, grid.labels, out_index, window, plane,
-                       cfg.floor_margin[0], cfg.floor_margin[1], cfg.jump[0], cfg.jump[1],
-                       slope, k.fx, k.fy, k.cx, k.cy, masks, boxes, count)
-        if plane.any():
-            K.extend_to_floor(boxes, stats, chosen, plane, k.fy, k.cy, k.height)
-        centroids = sel[:, K.ST_SX:K.ST_SZ + 1] / sel[:, K.ST_COUNT:K.ST_COUNT + 1]
-        order = np.argsort(np.linalg.norm(centroids, axis=1), kind='stable')
+        masks, boxes, count, centroids, order = K.person_masks(
+            depth, grid.step, grid.z, grid.labels, stats, chosen, grid.plane,
+            cfg.floor_margin[0], cfg.floor_margin[1], cfg.jump[0], cfg.jump[1],
+            2.0 * cfg.jump_slope * grid.step / k.fx, k.fx, k.fy, k.cx, k.cy)
         return [PersonProposal(boxes[i], masks[i], centroids[i], float(scores[i]),
                                float(heights[i]), int(count[i]))
                 for i in order if count[i] > 0]

@@ -227,6 +227,9 @@ def component_stats(P: np.ndarray, labels: np.ndarray, n: int, up: np.ndarray,
     step^2 / (fx fy)); up/lat/fwd: extents along the unit ``up``, ``lateral`` and ``forward``
     (horizontal, away from the camera) directions, metres; low: the point of least ``up``;
     border: bit flags 1 top, 2 bottom, 4 left, 8 right image border touched.
+
+    Runs of one label along a row are accumulated in scalars and folded into the table once
+    per run.
     """
     Hg, Wg = labels.shape
     N = Hg * Wg
@@ -238,35 +241,64 @@ def component_stats(P: np.ndarray, labels: np.ndarray, n: int, up: np.ndarray,
             st[k, c] = 1e9
         for c in (ST_R1, ST_C1, ST_UP1, ST_LAT1, ST_ZMAX, ST_FWD1):
             st[k, c] = -1e9
-    for i in range(N):
-        k = L[i]
-        if k == 0:
-            continue
-        gy = i // Wg
-        gx = i - gy * Wg
-        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
-        st[k, ST_COUNT] += 1.0
-        st[k, ST_AREA] += cell_area * z * z
-        st[k, ST_SX] += x
-        st[k, ST_SY] += y
-        st[k, ST_SZ] += z
-        st[k, ST_R0] = min(st[k, ST_R0], gy)
-        st[k, ST_R1] = max(st[k, ST_R1], gy)
-        st[k, ST_C0] = min(st[k, ST_C0], gx)
-        st[k, ST_C1] = max(st[k, ST_C1], gx)
-        u = up[0] * x + up[1] * y + up[2] * z
-        w = lateral[0] * x + lateral[1] * y + lateral[2] * z
-        f = forward[0] * x + forward[1] * y + forward[2] * z
-        if u < st[k, ST_UP0]:
-            st[k, ST_UP0] = u
-            st[k, ST_LOWX], st[k, ST_LOWY], st[k, ST_LOWZ] = x, y, z
-        st[k, ST_UP1] = max(st[k, ST_UP1], u)
-        st[k, ST_LAT0] = min(st[k, ST_LAT0], w)
-        st[k, ST_LAT1] = max(st[k, ST_LAT1], w)
-        st[k, ST_FWD0] = min(st[k, ST_FWD0], f)
-        st[k, ST_FWD1] = max(st[k, ST_FWD1], f)
-        st[k, ST_ZMIN] = min(st[k, ST_ZMIN], z)
-        st[k, ST_ZMAX] = max(st[k, ST_ZMAX], z)
+    ux, uy, uz = up[0], up[1], up[2]
+    lx, ly, lz = lateral[0], lateral[1], lateral[2]
+    fx_, fy_, fz_ = forward[0], forward[1], forward[2]
+    for gy in range(Hg):
+        base = gy * Wg
+        gx = 0
+        while gx < Wg:
+            k = L[base + gx]
+            if k == 0:
+                gx += 1
+                continue
+            c0 = gx
+            cnt = 0.0
+            area = sx = sy = sz = 0.0
+            u0 = w0 = f0 = z0 = 1e9
+            u1 = w1 = f1 = z1 = -1e9
+            lowx = lowy = lowz = 0.0
+            while gx < Wg and L[base + gx] == k:
+                i = base + gx
+                x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+                cnt += 1.0
+                area += z * z
+                sx += x
+                sy += y
+                sz += z
+                u = ux * x + uy * y + uz * z
+                w = lx * x + ly * y + lz * z
+                f = fx_ * x + fy_ * y + fz_ * z
+                if u < u0:
+                    u0 = u
+                    lowx, lowy, lowz = x, y, z
+                u1 = max(u1, u)
+                w0 = min(w0, w)
+                w1 = max(w1, w)
+                f0 = min(f0, f)
+                f1 = max(f1, f)
+                z0 = min(z0, z)
+                z1 = max(z1, z)
+                gx += 1
+            st[k, ST_COUNT] += cnt
+            st[k, ST_AREA] += cell_area * area
+            st[k, ST_SX] += sx
+            st[k, ST_SY] += sy
+            st[k, ST_SZ] += sz
+            st[k, ST_R0] = min(st[k, ST_R0], gy)
+            st[k, ST_R1] = max(st[k, ST_R1], gy)
+            st[k, ST_C0] = min(st[k, ST_C0], c0)
+            st[k, ST_C1] = max(st[k, ST_C1], gx - 1)
+            if u0 < st[k, ST_UP0]:
+                st[k, ST_UP0] = u0
+                st[k, ST_LOWX], st[k, ST_LOWY], st[k, ST_LOWZ] = lowx, lowy, lowz
+            st[k, ST_UP1] = max(st[k, ST_UP1], u1)
+            st[k, ST_LAT0] = min(st[k, ST_LAT0], w0)
+            st[k, ST_LAT1] = max(st[k, ST_LAT1], w1)
+            st[k, ST_FWD0] = min(st[k, ST_FWD0], f0)
+            st[k, ST_FWD1] = max(st[k, ST_FWD1], f1)
+            st[k, ST_ZMIN] = min(st[k, ST_ZMIN], z0)
+            st[k, ST_ZMAX] = max(st[k, ST_ZMAX], z1)
     for k in range(1, n + 1):
         flags = 0
         if st[k, ST_R0] == 0:
@@ -402,3 +434,48 @@ def refine_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
                     if y >= boxes[best_k, 3]:
                         boxes[best_k, 3] = y + 1
                     count[best_k] += 1
+
+
+@nb.njit(**_JIT)
+def person_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarray,
+                 stats: np.ndarray, chosen: np.ndarray, plane: np.ndarray, margin_a: float,
+                 margin_b: float, a: float, b: float, c: float, fx: float, fy: float, cx: float,
+                 cy: float) -> tuple:
+    """Masks, boxes and centroids of the components ``chosen`` (N,) (labels), nearest first.
+
+    :func:`refine_masks` over the grid window around the chosen components, then
+    :func:`extend_to_floor` (with a floor ``plane``).
+
+    Returns:
+        ``(masks, boxes, count, centroids, order)``: (N, H, W) bool, (N, 4) int64 pixel edge
+        boxes, (N,) int64 pixels, (N, 3) float64 mean grid points (metres), and the (N,)
+        int64 order of increasing centroid distance from the camera.
+    """
+    n = chosen.shape[0]
+    H, W = depth.shape
+    Hg, Wg = zg.shape
+    out_index = np.full(stats.shape[0], -1, np.int32)
+    window = np.array([Hg, 0, Wg, 0], np.int64)
+    centroids = np.empty((n, 3))
+    dist = np.empty(n)
+    for i in range(n):
+        k = chosen[i]
+        out_index[k] = i
+        window[0] = min(window[0], max(int(stats[k, ST_R0]) - 1, 0))
+        window[1] = max(window[1], min(int(stats[k, ST_R1]) + 2, Hg))
+        window[2] = min(window[2], max(int(stats[k, ST_C0]) - 1, 0))
+        window[3] = max(window[3], min(int(stats[k, ST_C1]) + 2, Wg))
+        for j in range(3):
+            centroids[i, j] = stats[k, ST_SX + j] / stats[k, ST_COUNT]
+        dist[i] = centroids[i, 0] ** 2 + centroids[i, 1] ** 2 + centroids[i, 2] ** 2
+    masks = np.zeros((n, H, W), np.bool_)
+    boxes = np.empty((n, 4), np.int64)
+    for i in range(n):
+        boxes[i, 0], boxes[i, 1], boxes[i, 2], boxes[i, 3] = W, H, 0, 0
+    count = np.zeros(n, np.int64)
+    if n > 0:
+        refine_masks(depth, step, zg, labels, out_index, window, plane, margin_a, margin_b, a,
+                     b, c, fx, fy, cx, cy, masks, boxes, count)
+        if plane[0] != 0.0 or plane[1] != 0.0 or plane[2] != 0.0:
+            extend_to_floor(boxes, stats, chosen, plane, fy, cy, H)
+    return masks, boxes, count, centroids, np.argsort(dist, kind='mergesort')

@@ -114,6 +114,29 @@ def test_person_in_front_of_a_close_wall():
     assert _iou(p.box_xyxy, _true_box(0.3, 3.5)) > 0.9
 
 
+def _with_board(depth: np.ndarray, z: float, heights: tuple, half_width: float = 1.0,
+                k: Intrinsics = K) -> np.ndarray:
+    """``depth`` with a flat board facing the camera at depth ``z``: ``heights`` (lo, hi)
+    above the floor, ``half_width`` to either side of the optical axis (metres)."""
+    u = (np.arange(k.width) - k.cx) / k.fx
+    v = (np.arange(k.height) - k.cy) / k.fy
+    xn, yn = np.meshgrid(u, v)
+    hit = (np.abs(xn * z) <= half_width) & (yn * z >= CAM_HEIGHT - heights[1]) & \
+        (yn * z <= CAM_HEIGHT - heights[0])
+    return np.where(hit & ~(depth < z), np.float32(z), depth)
+
+
+def test_person_cut_in_two_by_a_board_in_front_is_one_proposal():
+    """A board across the hips (a table edge, another person's arm) splits the person's
+    depth component in two: the legs below it are joined to the upper body behind it."""
+    depth = _with_board(render([(0.0, 3.5)]), 2.6, (0.75, 0.95))
+    true_box = _true_box(0.0, 3.5)
+    proposals = PersonSegmenter().segment(depth, K)
+    assert max(_iou(p.box_xyxy, true_box) for p in proposals) > 0.9
+    apart = PersonSegmenter(SegmenterConfig(join_votes=1e9)).segment(depth, K)  # no joining
+    assert max(_iou(p.box_xyxy, true_box) for p in apart) < 0.7
+
+
 def test_floor_plane_is_carried_between_frames():
     state = SegmenterState()
     segment_people(render([(0.0, 3.5)]), K, state=state)

@@ -76,15 +76,18 @@ def test_matching_counts_hits_misses_and_false_positives():
 def test_synthetic_acceptance():
     """0-4 people with clutter and sensor noise, all sensors: recall and box IoU of targets.
 
-    The issue asks for recall >= 0.98; the classical segmenter reaches about 0.95-0.96 on
-    such sets (misses: people touching tables, chairs or each other), so this guards that
-    level; mean IoU (misses count 0) meets the issue's 0.8.
+    The issue asks for recall >= 0.98 and box IoU >= 0.8. On the 200 frames of ``kinpose bench
+    segment`` (seed 0) the segmenter finds 0.984 of the targets (mean IoU 0.89); these first
+    100 frames (138 targets) all are found, so 0.97 leaves room for about four misses before
+    the test fails. Seeds 1 and 2 reach 0.981 and 0.935 on 200 frames: the remaining misses
+    are people merged with furniture, walls or each other, and parts of a person split by
+    something in front of them.
     """
     from kinpose_ros.data.synth import SynthConfig, SynthGenerator
 
     gen = SynthGenerator(SynthConfig(people=(0, 4), clutter=True, noise=True), seed=0)
     r = evaluate_segmentation(gen, 100)
     assert r['targets'] > 100
-    assert r['recall'] >= 0.94
-    assert r['mean_iou'] >= 0.8
-    assert r['false_positives_per_frame'] < 1.0
+    assert r['recall'] >= 0.97
+    assert r['mean_iou'] >= 0.85
+    assert r['false_positives_per_frame'] < 0.7
