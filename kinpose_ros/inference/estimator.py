@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from kinpose_ros.core.camera import Intrinsics
-from kinpose_ros.core.filters import OneEuroFilter, Tracker, orthonormalise_rotation
+from kinpose_ros.core.filters import OneEuroFilter, Tracker
 from kinpose_ros.core.ik import pack_tables
 from kinpose_ros.core.kinematics import KinematicTables, forward_kinematics_np
-from kinpose_ros.inference.crop_geometry import Decoded, decode_outputs, make_crops, project_points
+from kinpose_ros.inference import post_kernels
+from kinpose_ros.inference.crop_geometry import Decoded, decode_outputs, make_crops
 from kinpose_ros.inference.model_card import ModelCard
 from kinpose_ros.inference.types import FrameResult, PoseResult
 
@@ -144,6 +145,12 @@ class PoseEstimator:
         smoother = OneEuroFilter()  # loads the compiled filter step
         smoother(np.zeros(3), 0.0)
         smoother(np.zeros(3), 1.0)
+        J, D = self.skeleton.num_joints, self.skeleton.num_dofs
+        state = np.zeros((1, 3 * J + 13 + D))
+        state[0, 3 * J + 3:3 * J + 12] = np.eye(3).ravel()
+        state[0, 3 * J + 12] = 1.0
+        self._finish(state, Intrinsics(1, 1, 1.0, 1.0, 0.0, 0.0), np.ones((1, J)),
+                     np.ones((1, J)), np.full((1, J), np.nan))
         if self._ik is not None:
             rest, _ = forward_kinematics_np(self.tables, np.zeros((1, self.skeleton.num_params)))
             rest[..., 2] += 3.0
@@ -327,6 +334,24 @@ class PoseEstimator:
                                                   cfg.nominal_dt_s)
         return track.state['filter']
 
+    def _finish(self, states: np.ndarray, intrinsics: Intrinsics, net_conf: np.ndarray,
+                surface: np.ndarray, residual: np.ndarray) -> tuple:
+        """Smoothed states (n, 3J + 13 + D) -> joints, transforms (camera <- joint frame, from
+        FK: always a valid skeleton), root transform, angles, scale, pixels and confidence
+        (network x surface agreement x IK agreement); ``post_kernels.finish_people``."""
+        n, J, D = len(states), self.skeleton.num_joints, self.skeleton.num_dofs
+        out = (np.empty((n, J, 3)), np.empty((n, J, 4, 4)), np.empty((n, 4, 4)),
+               np.empty((n, D)), np.empty(n), np.empty((n, J, 2)), np.empty((n, J)))
+        parent, offset, dof_start, dof_count, dof_idx, dof_sign = self._packed[:6]
+        f64 = np.float64
+        post_kernels.finish_people(
+            np.ascontiguousarray(states, dtype=f64), J, D, parent, offset, dof_start, dof_count,
+            dof_idx, dof_sign, self._packed[8], intrinsics.fx, intrinsics.fy, intrinsics.cx,
+            intrinsics.cy, np.ascontiguousarray(net_conf, dtype=f64),
+            np.ascontiguousarray(surface, dtype=f64), np.ascontiguousarray(residual, dtype=f64),
+            self.config.ik_residual_scale_m, *out)
+        return out
+
     def _assemble(self, dec: Decoded, fit: dict, surface: np.ndarray, props: list, tracks: list,
                   stamp: float, intrinsics: Intrinsics) -> list[PoseResult]:
         n, J = dec.joints_xyz.shape[:2]
@@ -346,17 +371,8 @@ class PoseEstimator:
                 dt = stamp - prev_t if stamp > prev_t else self.config.nominal_dt_s
                 velocities[i] = (states[i, -D:] - prev[-D:]) / dt
             track.state['stamp'] = stamp
-        joints = states[:, :3 * J].reshape(n, J, 3)
-        t = states[:, 3 * J:3 * J + 3]
-        R = orthonormalise_rotation(states[:, 3 * J + 3:3 * J + 12].reshape(n, 3, 3))
-        scale = states[:, 3 * J + 12]
-        angles = states[:, -D:]
-        fk_joints, transforms = self._forward_kinematics(t, R, angles, scale)
-        joints = np.where(np.isfinite(joints), joints, fk_joints)
-        conf = self._confidence(dec, fit, surface)
-        root = np.zeros((n, 4, 4))
-        root[:, :3, :3], root[:, :3, 3], root[:, 3, 3] = R, t, 1.0
-        uv = project_points(joints, intrinsics)
+        joints, transforms, root, angles, scale, uv, conf = self._finish(
+            states, intrinsics, dec.confidence, surface, fit['residual'])
         res_ok = np.isfinite(fit['residual'])
         res_count = res_ok.sum(axis=1)
         res_mean = np.where(res_ok, fit['residual'], 0.0).sum(axis=1) / np.maximum(res_count, 1)
@@ -373,41 +389,6 @@ class PoseEstimator:
                 ik_residual_m=float(res_mean[i]) if res_count[i] else float('nan')))
         people.sort(key=lambda p: float(p.root_transform[2, 3]))
         return people
-
-    def _forward_kinematics(self, t: np.ndarray, R: np.ndarray, angles: np.ndarray,
-                            scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints (n, J, 3) and transforms (n, J, 4, 4), camera <- joint frame.
-
-        Uses the IK's compiled single-sample FK: a few microseconds per person, against a few
-        hundred for the batched numpy FK at batch sizes this small.
-        """
-        from kinpose_ros.core import ik_kernels  # noqa: PLC0415
-
-        parent, offset, dof_start, dof_count, dof_idx, dof_sign = self._packed[:6]
-        kp = self._packed[8]
-        F, D = len(parent), self.skeleton.num_dofs
-        G_R, G_t = np.empty((F, 3, 3)), np.empty((F, 3))
-        omega, origin = np.empty((D, 3)), np.empty((D, 3))
-        n = len(t)
-        T = np.zeros((n, len(kp), 4, 4))
-        T[:, :, 3, 3] = 1.0
-        points = np.empty((n, len(kp), 3))
-        t, R = np.ascontiguousarray(t), np.ascontiguousarray(R)
-        angles = np.ascontiguousarray(angles)
-        for i in range(n):
-            ik_kernels.fk(t[i], R[i], angles[i], float(scale[i]), parent, offset, dof_start,
-                          dof_count, dof_idx, dof_sign, G_R, G_t, omega, origin)
-            T[i, :, :3, :3] = G_R[kp]
-            points[i] = G_t[kp]
-        T[:, :, :3, 3] = points
-        return points, T
-
-    def _confidence(self, dec: Decoded, fit: dict, surface: np.ndarray) -> np.ndarray:
-        """(N, J) network confidence x surface agreement x IK agreement."""
-        conf = dec.confidence * surface
-        res = fit['residual']
-        res = np.where(np.isnan(res), 0.0, res)  # no residual (native angles): factor 1
-        return np.clip(conf * np.exp(-np.square(res / self.config.ik_residual_scale_m)), 0.0, 1.0)
 
 
 def _lap(timings: dict, stage: str, t0: float) -> float:
