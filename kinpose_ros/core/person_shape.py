@@ -35,7 +35,8 @@ from kinpose_ros.core.segmentation_kernels import (
     ST_ZMIN,
 )
 
-_JIT = {'cache': True, 'nogil': True}
+# fast-math without 'nnan' / 'ninf': NaN marks invalid depth and must compare as NaN
+_JIT = {'cache': True, 'nogil': True, 'fastmath': {'nsz', 'arcp', 'contract', 'reassoc'}}
 
 
 @nb.njit(**_JIT)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-_JIT = {'cache': True, 'nogil': True}
+# fast-math without 'nnan' / 'ninf': NaN marks invalid depth and must compare as NaN
+_JIT = {'cache': True, 'nogil': True, 'fastmath': {'nsz', 'arcp', 'contract', 'reassoc'}}
 
 
 @nb.njit(**_JIT)
@@ -134,20 +135,17 @@ def _floor_candidates(P: np.ndarray, cos_tilt: float, max_count: int) -> np.ndar
 
 
 @nb.njit(**_JIT)
-def _valid_subsample(P: np.ndarray, max_count: int) -> np.ndarray:
-    """(M, 3) float64: about ``max_count`` valid points evenly spread over the grid."""
+def _valid_subsample(P: np.ndarray, n_valid: int, max_count: int) -> np.ndarray:
+    """(M, 3) float64: about ``max_count`` of the ``n_valid`` valid points, evenly spread over
+    the grid (every ``n_valid // max_count``-th)."""
     flat = P.reshape(P.shape[0] * P.shape[1], 3)
-    n = 0
-    for i in range(flat.shape[0]):
-        if flat[i, 2] == flat[i, 2]:
-            n += 1
-    stride = max(1, n // max_count)
-    out = np.empty((n // stride + 1, 3))
+    stride = max(1, n_valid // max_count)
+    out = np.empty((n_valid // stride + 1, 3))
     m = 0
     k = 0
     for i in range(flat.shape[0]):
         if flat[i, 2] == flat[i, 2]:
-            if k % stride == 0:
+            if k % stride == 0 and m < out.shape[0]:
                 out[m, 0], out[m, 1], out[m, 2] = flat[i, 0], flat[i, 1], flat[i, 2]
                 m += 1
             k += 1
@@ -155,10 +153,10 @@ def _valid_subsample(P: np.ndarray, max_count: int) -> np.ndarray:
 
 
 @nb.njit(**_JIT)
-def fit_floor(P: np.ndarray, prev: np.ndarray, prev_score: float, seed: int, n_hyp: int,
-              n_eval: int, cos_tilt: float, h_min: float, h_max: float, a: float, b: float,
-              out: np.ndarray) -> tuple:
-    """RANSAC floor plane of the grid ``P`` into ``out`` (4,).
+def fit_floor(P: np.ndarray, n_valid: int, prev: np.ndarray, prev_score: float, seed: int,
+              n_hyp: int, n_eval: int, cos_tilt: float, h_min: float, h_max: float, a: float,
+              b: float, out: np.ndarray) -> tuple:
+    """RANSAC floor plane of the grid ``P`` (``n_valid`` valid points) into ``out`` (4,).
 
     Hypotheses, from plausible floor cells (locally level within the tilt cone): one cell with
     its local normal, or a triangle of nearby cells (a local triangle lies on one surface far
@@ -174,7 +172,7 @@ def fit_floor(P: np.ndarray, prev: np.ndarray, prev_score: float, seed: int, n_h
         ``(fraction, score)``: the plane's inlier fraction of about ``n_eval`` valid cells and
         its score (both 0 when nothing qualifies; ``out`` is then untouched).
     """
-    sub = _valid_subsample(P, n_eval)
+    sub = _valid_subsample(P, n_valid, n_eval)
     m = sub.shape[0]
     if m < 30:
         return 0.0, 0.0

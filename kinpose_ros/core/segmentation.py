@@ -321,7 +321,7 @@ class PersonSegmenter:
         prev = self.state.floor_plane
         prev = np.zeros(4) if prev is None else np.asarray(prev, np.float64)
         frac, score = plane_fit.fit_floor(
-            grid.P, prev, self.state.floor_score, cfg.seed, cfg.floor_hypotheses,
+            grid.P, grid.n_valid, prev, self.state.floor_score, cfg.seed, cfg.floor_hypotheses,
             cfg.floor_eval_points, math.cos(math.radians(cfg.floor_max_tilt_deg)),
             cfg.camera_height_range_m[0], cfg.camera_height_range_m[1], cfg.plane_tolerance[0],
             cfg.plane_tolerance[1], plane)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-_JIT = {'cache': True, 'nogil': True}
+# fast-math without 'nnan' / 'ninf': NaN marks invalid depth and must compare as NaN
+_JIT = {'cache': True, 'nogil': True, 'fastmath': {'nsz', 'arcp', 'contract', 'reassoc'}}
 
 # component statistics columns (rows are labels; row 0 unused)
 ST_COUNT, ST_AREA, ST_SX, ST_SY, ST_SZ = 0, 1, 2, 3, 4
