@@ -481,3 +481,86 @@ def join_hidden_parts(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, keep: n
     for k in range(m):
         parent[k] = _root(parent, k)
     return joins
+
+
+@nb.njit(**_JIT)
+def split_by_depth(zg: np.ndarray, labels: np.ndarray, stats: np.ndarray, kind: np.ndarray,
+                   h_max: float, w_max: float, bin_m: float, gap_m: float, valley_frac: float,
+                   min_side: float, next_label: int) -> int:
+    """Split components that hold people one behind the other (touching where one reaches
+    out), at an empty stretch of their depth histogram.
+
+    Candidates: person-sized components (``kind`` 2), or larger ones (3) within ``h_max`` x
+    ``w_max`` (up x lateral, metres: too large in area or depth only; a wall is left whole),
+    whose depths span more than ``gap_m + 0.2``. Their depths are counted in ``bin_m`` bins;
+    a run of bins at least ``gap_m`` long, each holding at most ``valley_frac`` of the cells
+    (and at least 1), with at least ``min_side`` of the cells on either side, is a gap between
+    two bodies (one body is depth-continuous: its histogram has no such gap). At the most
+    balanced gap the cells behind its middle get label ``next_label``, ``next_label + 1``, ...
+    Returns the number of splits (statistics must then be recomputed).
+    """
+    N = labels.size
+    L = labels.reshape(N)
+    z_ = zg.reshape(N)
+    m = stats.shape[0]
+    chosen = np.zeros(m, np.bool_)
+    any_chosen = False
+    for k in range(1, m):
+        if stats[k, ST_ZMAX] - stats[k, ST_ZMIN] > gap_m + 0.2 and (kind[k] == 2 or (
+                kind[k] == 3 and stats[k, ST_UP1] - stats[k, ST_UP0] <= h_max and
+                stats[k, ST_LAT1] - stats[k, ST_LAT0] <= w_max)):
+            chosen[k] = True
+            any_chosen = True
+    if not any_chosen:
+        return 0
+    nb_max = 64
+    hist = np.zeros((m, nb_max), np.int32)
+    for i in range(N):
+        k = L[i]
+        if chosen[k]:
+            j = min(int((z_[i] - stats[k, ST_ZMIN]) / bin_m), nb_max - 1)
+            hist[k, j] += 1
+    cut = np.full(m, np.inf)
+    n_split = 0
+    run_min = max(int(np.ceil(gap_m / bin_m)), 1)
+    for k in range(m):
+        if not chosen[k]:
+            continue
+        n = stats[k, ST_COUNT]
+        nb_ = min(int((stats[k, ST_ZMAX] - stats[k, ST_ZMIN]) / bin_m) + 1, nb_max)
+        t = max(1.0, valley_frac * n)
+        best, best_at = 0.0, 0.0
+        left = 0.0
+        j = 0
+        while j < nb_:
+            if hist[k, j] > t:
+                left += hist[k, j]
+                j += 1
+                continue
+            j1 = j  # a run of sparse bins j..j1-1
+            inside = 0.0
+            while j1 < nb_ and hist[k, j1] <= t:
+                inside += hist[k, j1]
+                j1 += 1
+            right = n - left - inside
+            side = min(left, right)
+            if j1 - j >= run_min and side >= min_side * n and side > best:
+                best, best_at = side, stats[k, ST_ZMIN] + 0.5 * (j + j1) * bin_m
+            left += inside
+            j = j1
+        if best > 0.0:
+            cut[k] = best_at
+            n_split += 1
+    if n_split == 0:
+        return 0
+    newlab = np.zeros(m, np.int32)
+    s = 0
+    for k in range(m):
+        if cut[k] < np.inf:
+            newlab[k] = next_label + s
+            s += 1
+    for i in range(N):
+        k = L[i]
+        if k != 0 and z_[i] > cut[k]:
+            L[i] = newlab[k]
+    return n_split

@@ -26,9 +26,10 @@ Algorithm (numba kernels in :mod:`~kinpose_ros.core.segmentation_kernels`,
 5. Person rules: limb fragments (a hand reaching toward the camera) join the person they
    touch; parts of a person cut apart by something in front of them (a table top, another
    person's arm) or by a depth step (a seated person's lap) are joined when one lies under
-   the other at nearly the same depth; a component holding people side by side is split at
-   a valley of its top-height profile; below ``corridor_cut_m``, cells sticking out sideways
-   from the upper body (furniture a person touches) are cut off.
+   the other at nearly the same depth; a component holding people one behind the other is
+   split at a gap in its depths, one holding people side by side at a valley of its
+   top-height profile; below ``corridor_cut_m``, cells sticking out sideways from the upper
+   body (furniture a person touches) are cut off.
 6. Score in [0, 1]: metric height (from the floor for people standing on it) and width,
    head height above the floor, area, how box-like the silhouette is, a narrow head on top,
    support (standing on the floor or legs hidden behind something nearer), cuts at the
@@ -102,6 +103,10 @@ class SegmenterConfig:
             is joined to it when at least ``join_votes`` of its columns see it so and it lies
             under the upper part (``join_margin_m[0]`` lateral margin; touching parts also
             the upper part over the lower within ``join_margin_m[1]``).
+        depth_gap_m: people one behind the other (touching where one reaches out): a
+            person-sized component whose depths (0.1 m bins) leave a gap at least this long
+            (each bin at most 1 % of its cells), with at least 20 % of its cells on either
+            side, is split there; 0 disables.
         corridor_cut_m, corridor_margin_m: below this height above the floor, a person's
             cells must lie within (lateral, forward) margins of the extent of the part above
             it: people are upright, tables and chairs they touch stick out sideways.
@@ -136,6 +141,7 @@ class SegmenterConfig:
     join_gap_m: float = 0.8
     join_margin_m: tuple = (0.15, 0.3)
     join_votes: float = 0.3
+    depth_gap_m: float = 0.3
     corridor_cut_m: float = 0.85
     corridor_margin_m: tuple = (0.25, 0.3)
     attach_jump: tuple = (0.5, 0.01)
@@ -369,6 +375,10 @@ class PersonSegmenter:
             n = K.label_grid(grid.z, grid.z, grid.keep, cfg.jump[0], cfg.jump[1], grid.slope,
                              grid.labels)
             comps = self._measure(grid, n)
+            if cfg.depth_gap_m > 0 and R.split_by_depth(
+                    grid.z, grid.labels, comps.stats, comps.kind, cfg.height_range_m[1],
+                    cfg.width_range_m[1], 0.1, cfg.depth_gap_m, 0.01, 0.2, n + 1):
+                comps = self._measure(grid, int(grid.labels.max()))
             if round_ == cfg.split_rounds or comps.counts[3] == 0:
                 break
             if not plane_fit.remove_planes(grid.P, grid.labels, comps.kind == 3,
@@ -379,8 +389,9 @@ class PersonSegmenter:
         return comps
 
     def _person_rules(self, grid: _Grid, comps: _Components) -> None:
-        """Limb fragments join their person; people side by side are split; furniture sticking
-        out below a person's upper body is cut off (``comps`` updated in place)."""
+        """Limb fragments and parts cut apart by something in front join their person; people
+        one behind the other or side by side are split; furniture sticking out below a
+        person's upper body is cut off (``comps`` updated in place)."""
         cfg = self.config
         has_plane = bool(grid.plane.any())
         if comps.counts[1] and comps.counts[2]:

@@ -137,6 +137,34 @@ def test_person_cut_in_two_by_a_board_in_front_is_one_proposal():
     assert max(_iou(p.box_xyxy, true_box) for p in apart) < 0.7
 
 
+def test_people_one_behind_the_other_touching_are_split():
+    """A near person's arm reaching back to a farther one joins their depth components: the
+    gap in the depths between the bodies splits them again."""
+    (xa, za), (xb, zb) = (-0.3, 3.0), (0.45, 4.2)
+    depth = render([(xa, za), (xb, zb)])
+    u = (np.arange(K.width) - K.cx) / K.fx
+    v = (np.arange(K.height) - K.cy) / K.fy
+    x0, x1 = xa + 0.28, xb - 0.1  # the arm: from the near shoulder to the far one
+    t = np.clip((u * za - x0) / ((x1 - x0) - u * (zb - za)), -1.0, 2.0)
+    z_arm = za + t * (zb - za)
+    on_arm = (t >= 0) & (t <= 1)
+    rows = (v[:, None] * z_arm[None] >= CAM_HEIGHT - 1.45) & \
+        (v[:, None] * z_arm[None] <= CAM_HEIGHT - 1.33)
+    hit = rows & on_arm[None] & ~(depth <= z_arm[None])  # in front, or nothing behind
+    depth = np.where(hit, z_arm[None], depth).astype(np.float32)
+    near_box, far_box = _true_box(xa, za), _true_box(xb, zb)
+    proposals = PersonSegmenter().segment(depth, K)
+    assert len(proposals) == 2
+    near, far = proposals
+    assert near.centroid_xyz[2] == pytest.approx(za, abs=0.1)
+    assert _iou(near.box_xyxy, near_box) > 0.7  # with the front half of the arm
+    assert _iou(far.box_xyxy, far_box) > 0.9
+    merged = PersonSegmenter(SegmenterConfig(depth_gap_m=0.0)).segment(depth, K)
+    found = [any(_iou(p.box_xyxy, b) > t for p in merged)
+             for b, t in ((near_box, 0.7), (far_box, 0.9))]
+    assert not all(found)  # without the split, one of them is lost
+
+
 def test_floor_plane_is_carried_between_frames():
     state = SegmenterState()
     segment_people(render([(0.0, 3.5)]), K, state=state)
