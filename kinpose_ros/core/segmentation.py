@@ -344,14 +344,13 @@ class PersonSegmenter:
         cfg = self.config
         level = self._buffer('level', grid.z.shape, np.bool_)
         height = self._buffer('height', grid.z.shape, np.float32)
+        level_idx = self._buffer('level_idx', (grid.z.size,), np.int32)
         n_level = K.keep_and_level(grid.P, grid.plane, cfg.floor_margin[0], cfg.floor_margin[1],
                                    3, _TAN_LEVEL, cfg.plane_tolerance[0],
-                                   cfg.plane_tolerance[1], grid.keep, level, height)
+                                   cfg.plane_tolerance[1], grid.keep, level, height, level_idx)
         if n_level >= 8 and cfg.furniture_level_m > 0:
-            n = K.label_grid(height, grid.z, level, 0.04, 0.002, 0.0, grid.labels)
-            st = K.component_stats(grid.P, grid.labels, n, *grid.axes, grid.cell_area)
-            K.clear_large_level(grid.labels, st, float(grid.plane[3]), cfg.furniture_level_m,
-                                0.2, grid.keep)
+            K.clear_table_tops(grid.P, grid.z, height, level, level_idx, n_level, grid.axes[1],
+                               grid.axes[2], 0.04, 0.002, cfg.furniture_level_m, 0.2, grid.keep)
 
     def _measure(self, grid: _Grid, n: int) -> _Components:
         """Statistics and size classes of labels 1..n."""

@@ -65,8 +65,9 @@ def make_grid(depth: np.ndarray, step: int, z_max: float, fx: float, fy: float, 
 @nb.njit(**_JIT)
 def keep_and_level(P: np.ndarray, plane: np.ndarray, margin_a: float, margin_b: float,
                    k: int, tan_max: float, a: float, b: float, keep: np.ndarray,
-                   level: np.ndarray, height: np.ndarray) -> int:
-    """Cells to segment, and which of them lie on level surfaces; returns the level count.
+                   level: np.ndarray, height: np.ndarray, level_idx: np.ndarray) -> int:
+    """Cells to segment, and which of them lie on level surfaces; returns the level count
+    ``n`` (their flat indices in raster order: ``level_idx[:n]``, (Hg Wg,) int32).
 
     ``keep``: valid cells more than ``margin_a + margin_b z^2`` above the floor ``plane``
     (all valid cells when its normal is zero). ``height``: height above the plane (metres).
@@ -116,35 +117,77 @@ def keep_and_level(P: np.ndarray, plane: np.ndarray, margin_a: float, margin_b: 
         mz = z - 0.5 * (Pf[hi, 2] + Pf[lo, 2])
         if mx * mx + my * my + mz * mz < 0.04 * len2 + t * t:
             level_f[i] = True
+            level_idx[n_level] = i
             n_level += 1
     return n_level
 
 
 @nb.njit(**_JIT)
-def clear_large_level(labels: np.ndarray, stats: np.ndarray, plane_d: float, long_m: float,
-                      min_height: float, keep: np.ndarray) -> int:
-    """Clear from ``keep`` the cells of level patches (labels with ``stats``) at least
-    ``long_m`` long and half that wide horizontally, more than ``min_height`` above the floor
-    (``up . X + plane_d``): table tops. Returns the number of cells cleared."""
-    m = stats.shape[0]
-    drop = np.zeros(m, np.bool_)
-    n_drop = 0
-    for k in range(1, m):
-        lat = stats[k, ST_LAT1] - stats[k, ST_LAT0]
-        fwd = stats[k, ST_FWD1] - stats[k, ST_FWD0]
-        if max(lat, fwd) >= long_m and min(lat, fwd) >= 0.5 * long_m and \
-                stats[k, ST_UP0] + plane_d > min_height:
-            drop[k] = True
-            n_drop += 1
-    if n_drop == 0:
-        return 0
-    N = labels.size
-    L = labels.reshape(N)
+def _find(parent: np.ndarray, t: int) -> int:
+    while parent[t] != t:
+        parent[t] = parent[parent[t]]
+        t = parent[t]
+    return t
+
+
+@nb.njit(**_JIT)
+def clear_table_tops(P: np.ndarray, zg: np.ndarray, height: np.ndarray, level: np.ndarray,
+                     level_idx: np.ndarray, n_level: int, lateral: np.ndarray,
+                     forward: np.ndarray, a: float, b: float, long_m: float, min_height: float,
+                     keep: np.ndarray) -> int:
+    """Clear from ``keep`` the level patches that are table tops.
+
+    The ``n_level`` level cells (flat indices ``level_idx``, raster order) form patches of
+    4-neighbours whose ``height`` above the floor differs less than ``a + b z^2``; a patch at
+    least ``long_m`` long and half that wide horizontally (along ``lateral`` / ``forward``),
+    everywhere more than ``min_height`` above the floor, is furniture. Works on the level
+    cells only (a union-find over their list). Returns the number of cells cleared.
+    """
+    Hg, Wg = zg.shape
+    N = Hg * Wg
+    Pf = P.reshape(N, 3)
+    z_ = zg.reshape(N)
+    h_ = height.reshape(N)
+    level_f = level.reshape(N)
     keep_f = keep.reshape(N)
+    pos = np.empty(N, np.int32)  # list position of a level cell (written before it is read)
+    parent = np.empty(n_level, np.int32)
+    for t in range(n_level):
+        i = level_idx[t]
+        pos[i] = t
+        parent[t] = t
+        z = z_[i]
+        thr = a + b * z * z
+        for j in (i - 1, i - Wg):
+            if j < 0 or (j == i - 1 and i % Wg == 0) or not level_f[j] or \
+                    not abs(h_[i] - h_[j]) < thr:
+                continue
+            ra, rb = _find(parent, t), _find(parent, pos[j])
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    ext = np.empty((n_level, 5))  # lat0, lat1, fwd0, fwd1, least height per root
+    for t in range(n_level):
+        ext[t, 0] = ext[t, 2] = ext[t, 4] = 1e9
+        ext[t, 1] = ext[t, 3] = -1e9
+    for t in range(n_level):
+        i = level_idx[t]
+        r = _find(parent, t)
+        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+        w = lateral[0] * x + lateral[1] * y + lateral[2] * z
+        f = forward[0] * x + forward[1] * y + forward[2] * z
+        ext[r, 0] = min(ext[r, 0], w)
+        ext[r, 1] = max(ext[r, 1], w)
+        ext[r, 2] = min(ext[r, 2], f)
+        ext[r, 3] = max(ext[r, 3], f)
+        ext[r, 4] = min(ext[r, 4], h_[i])
     n = 0
-    for i in range(N):
-        if drop[L[i]]:
-            keep_f[i] = False
+    for t in range(n_level):
+        r = parent[t]  # compressed by the pass above
+        r = _find(parent, r)
+        lat, fwd = ext[r, 1] - ext[r, 0], ext[r, 3] - ext[r, 2]
+        if max(lat, fwd) >= long_m and min(lat, fwd) >= 0.5 * long_m and \
+                ext[r, 4] > min_height:
+            keep_f[level_idx[t]] = False
             n += 1
     return n
 
