@@ -367,8 +367,9 @@ class PersonSegmenter:
                           cfg.max_area_m2, cfg.fragment_max_m, kind)
 
     def _components(self, grid: _Grid) -> _Components:
-        """Depth-continuous components; those larger than a person (walls, a ceiling, floor
-        left over) lose their dominant plane, and the rest is labelled again."""
+        """Depth-continuous components, split where people stand one behind the other (a gap
+        in their depths); those larger than a person (walls, a ceiling, floor left over) lose
+        their dominant plane, and the rest is labelled again."""
         cfg = self.config
         for round_ in range(cfg.split_rounds + 1):
             n = K.label_grid(grid.z, grid.z, grid.keep, cfg.jump[0], cfg.jump[1], grid.slope,

@@ -182,8 +182,7 @@ def clear_table_tops(P: np.ndarray, zg: np.ndarray, height: np.ndarray, level: n
         ext[r, 4] = min(ext[r, 4], h_[i])
     n = 0
     for t in range(n_level):
-        r = parent[t]  # compressed by the pass above
-        r = _find(parent, r)
+        r = _find(parent, t)
         lat, fwd = ext[r, 1] - ext[r, 0], ext[r, 3] - ext[r, 2]
         if max(lat, fwd) >= long_m and min(lat, fwd) >= 0.5 * long_m and \
                 ext[r, 4] > min_height:
