@@ -37,19 +37,26 @@ def _plane3(p: np.ndarray, q: np.ndarray, r: np.ndarray, out: np.ndarray) -> boo
 
 
 @nb.njit(**_JIT)
-def _score(plane: np.ndarray, pts: np.ndarray, a: float, b: float) -> tuple:
-    """(inliers, points clearly behind the plane) among ``pts`` (M, 3)."""
-    inl = 0
-    behind = 0
+def _inliers(plane: np.ndarray, pts: np.ndarray, a: float, b: float) -> int:
+    """How many of ``pts`` (M, >= 3; x, y, z first) lie within ``a + b z^2`` of the plane."""
+    nx, ny, nz, d = plane[0], plane[1], plane[2], plane[3]
+    n = 0
     for i in range(pts.shape[0]):
         z = pts[i, 2]
-        dist = plane[0] * pts[i, 0] + plane[1] * pts[i, 1] + plane[2] * z + plane[3]
-        t = a + b * z * z
-        if abs(dist) < t:
-            inl += 1
-        elif dist < -3.0 * t:
-            behind += 1
-    return inl, behind
+        n += abs(nx * pts[i, 0] + ny * pts[i, 1] + nz * z + d) < a + b * z * z
+    return n
+
+
+@nb.njit(**_JIT)
+def _below(plane: np.ndarray, pts: np.ndarray, a: float, b: float) -> int:
+    """How many of ``pts`` (M, 3) lie clearly behind (below) the plane: farther than three
+    inlier bands ``3 (a + b z^2)``."""
+    nx, ny, nz, d = plane[0], plane[1], plane[2], plane[3]
+    n = 0
+    for i in range(pts.shape[0]):
+        z = pts[i, 2]
+        n += nx * pts[i, 0] + ny * pts[i, 1] + nz * z + d < -3.0 * (a + b * z * z)
+    return n
 
 
 @nb.njit(**_JIT)
@@ -131,7 +138,7 @@ def _floor_candidates(P: np.ndarray, cos_tilt: float, max_count: int) -> np.ndar
             out[m, 0], out[m, 1], out[m, 2] = x, y, z
             out[m, 3], out[m, 4], out[m, 5] = nx / nn, ny / nn, nz / nn
             m += 1
-    return out[:m:max(1, m // max_count)]
+    return np.ascontiguousarray(out[:m:max(1, m // max_count)])
 
 
 @nb.njit(**_JIT)
@@ -142,13 +149,16 @@ def _valid_subsample(P: np.ndarray, n_valid: int, max_count: int) -> np.ndarray:
     stride = max(1, n_valid // max_count)
     out = np.empty((n_valid // stride + 1, 3))
     m = 0
-    k = 0
+    skip = 0  # valid points to pass over before the next one taken
     for i in range(flat.shape[0]):
-        if flat[i, 2] == flat[i, 2]:
-            if k % stride == 0 and m < out.shape[0]:
-                out[m, 0], out[m, 1], out[m, 2] = flat[i, 0], flat[i, 1], flat[i, 2]
-                m += 1
-            k += 1
+        z = flat[i, 2]
+        if z == z:
+            if skip == 0:
+                if m < out.shape[0]:
+                    out[m, 0], out[m, 1], out[m, 2] = flat[i, 0], flat[i, 1], z
+                    m += 1
+                skip = stride
+            skip -= 1
     return out[:m]
 
 
@@ -202,10 +212,10 @@ def fit_floor(P: np.ndarray, n_valid: int, prev: np.ndarray, prev_score: float, 
                 continue
         if not _floor_ok(hyp, cos_tilt, h_min, h_max):
             continue
-        inl, _ = _score(hyp, cand[:, :3], a, b)
+        inl = _inliers(hyp, cand, a, b)
         if inl / max(nc, 1) <= best_score:  # cannot win: skip counting points below it
             continue
-        _, behind = _score(hyp, sub, a, b)
+        behind = _below(hyp, sub, a, b)
         score = inl / max(nc, 1) - 4.0 * behind / m
         if score > best_score:
             best_score = score
@@ -274,7 +284,7 @@ def remove_planes(P: np.ndarray, labels: np.ndarray, chosen: np.ndarray, seed: i
                 i1 = min(max(i0 + np.random.randint(-span, span + 1), 0), ns - 1)
                 i2 = min(max(i0 + np.random.randint(-3 * span, 3 * span + 1), 0), ns - 1)
             if _plane3(sub[i0], sub[i1], sub[i2], hyp):
-                inl, _ = _score(hyp, sub, a, b)
+                inl = _inliers(hyp, sub, a, b)
                 if inl > best_inl:
                     best_inl = inl
                     best[:] = hyp

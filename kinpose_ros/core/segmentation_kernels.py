@@ -388,8 +388,10 @@ def refine_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
     cell and the 8 around it, whose depth is nearest to the pixel's, when that difference is
     below ``a + b z^2 + c z`` and (next to unchosen cells) the pixel is above the floor
     ``plane`` by the floor margin. Inside a component (all 9 cells of one proposal) only the
-    block's own cell is compared (and neither floor nor box edges are looked for). Only grid
-    rows ``window[0]:window[1]`` and columns ``window[2]:window[3]`` are visited.
+    block's own cell is compared (and neither floor nor box edges are looked for); next to one
+    proposal only, the first cell within the threshold decides (own cell first: the nearest
+    one would give the same proposal). Only grid rows ``window[0]:window[1]`` and columns
+    ``window[2]:window[3]`` are visited.
 
     Args:
         out_index: (n + 1,) int32: grid label -> proposal index, -1 for none (index 0: -1).
@@ -440,13 +442,16 @@ def refine_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
                 continue
             else:
                 m = 0
+                single = True  # one proposal around: any candidate within the threshold wins
                 for j in range(9):
                     dy, dx = j // 3 - 1, j % 3 - 1
                     k = cell[base + dy * cols + dx]
                     if k >= 0:
                         ks[m] = k
                         zs[m] = zg[gy + dy, gx + dx]
+                        single = single and k == top
                         m += 1
+                z_own = zg[gy, gx] if own >= 0 else np.nan
             for y in range(y0, y1):
                 for x in range(x0, x1):
                     z = depth[y, x]
@@ -454,11 +459,20 @@ def refine_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
                         continue
                     best_d = a + (b * z + c) * z
                     best_k = -1
-                    for j in range(m):
-                        d = abs(z - zs[j])
-                        if d < best_d:
-                            best_d = d
-                            best_k = ks[j]
+                    if single:
+                        if abs(z - z_own) < best_d:
+                            best_k = top
+                        else:
+                            for j in range(m):
+                                if abs(z - zs[j]) < best_d:
+                                    best_k = top
+                                    break
+                    else:
+                        for j in range(m):
+                            d = abs(z - zs[j])
+                            if d < best_d:
+                                best_d = d
+                                best_k = ks[j]
                     if best_k < 0:
                         continue
                     if use_plane:
