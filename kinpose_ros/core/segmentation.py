@@ -7,8 +7,8 @@ Algorithm (numba kernels in :mod:`~kinpose_ros.core.segmentation_kernels`,
 :mod:`~kinpose_ros.core.plane_fit` and :mod:`~kinpose_ros.core.person_shape`)
 -------------------------------------------------------------------------------------------
 1. Grid: subsample the depth image to about ``grid_rows`` rows (step 2 at 320x240, 4 at
-   640x480) and unproject the cells. Thresholds grow with depth as ``a + b z^2`` (noise and
-   disparity quantisation of structured light).
+   640x480; never finer than ``grid_min_step``) and unproject the cells. Thresholds grow
+   with depth as ``a + b z^2`` (noise and disparity quantisation of structured light).
 2. Floor: RANSAC on plausible floor cells (local normal within ``floor_max_tilt_deg`` of
    camera up), hypotheses from one cell and its normal or from three nearby cells, with the
    camera ``camera_height_range_m`` above; scored by level cells on the plane minus cells
@@ -73,7 +73,10 @@ class SegmenterConfig:
     quantisation grow with the square of the depth).
 
     Attributes:
-        grid_rows: rows of the working grid; the subsampling step is ``round(H / grid_rows)``.
+        grid_rows, grid_min_step: rows of the working grid; the subsampling step is
+            ``max(grid_min_step, round(H / grid_rows))`` pixels (2 at 320x240, 4 at 640x480 by
+            default). ``grid_min_step=3`` makes a 320x240 frame about 1.6x cheaper (a 106 x 80
+            grid), at a cost in accuracy on some scenes (docs/benchmarks.md).
         max_depth_m: cells farther than this are background.
         floor: fit and remove a floor plane.
         floor_max_tilt_deg: largest angle between the floor normal and camera up (-y).
@@ -117,6 +120,7 @@ class SegmenterConfig:
     """
 
     grid_rows: int = 120
+    grid_min_step: int = 1
     max_depth_m: float = 10.0
     floor: bool = True
     floor_max_tilt_deg: float = 65.0
@@ -153,6 +157,9 @@ class SegmenterConfig:
     def __post_init__(self) -> None:
         if self.grid_rows < 8:
             raise ValueError(f'SegmenterConfig.grid_rows must be >= 8, got {self.grid_rows}')
+        if self.grid_min_step < 1:
+            raise ValueError(f'SegmenterConfig.grid_min_step must be >= 1, got '
+                             f'{self.grid_min_step}')
         for name in ('camera_height_range_m', 'height_range_m', 'width_range_m',
                      'typical_height_m', 'typical_width_m'):
             lo, hi = getattr(self, name)
@@ -307,7 +314,7 @@ class PersonSegmenter:
 
     def _grid(self, depth: np.ndarray, k: Intrinsics) -> _Grid:
         H, W = depth.shape
-        step = max(1, int(round(H / self.config.grid_rows)))
+        step = max(self.config.grid_min_step, int(round(H / self.config.grid_rows)))
         shape = (H // step, W // step)
         z = self._buffer('z', shape, np.float32)
         P = self._buffer('P', shape + (3,), np.float32)
@@ -375,16 +382,18 @@ class PersonSegmenter:
             n = K.label_grid(grid.z, grid.z, grid.keep, cfg.jump[0], cfg.jump[1], grid.slope,
                              grid.labels)
             comps = self._measure(grid, n)
-            if cfg.depth_gap_m > 0 and R.split_by_depth(
-                    grid.z, grid.labels, comps.stats, comps.kind, cfg.height_range_m[1],
-                    cfg.width_range_m[1], 0.1, cfg.depth_gap_m, 0.01, 0.2, n + 1):
-                comps = self._measure(grid, int(grid.labels.max()))
+            if cfg.depth_gap_m > 0:
+                n_split = R.split_by_depth(grid.z, grid.labels, comps.stats, comps.kind,
+                                           cfg.height_range_m[1], cfg.width_range_m[1], 0.1,
+                                           cfg.depth_gap_m, 0.01, 0.2, n + 1)
+                if n_split:  # new labels n + 1 .. n + n_split
+                    comps = self._measure(grid, n + n_split)
             if round_ == cfg.split_rounds or comps.counts[3] == 0:
                 break
             if not plane_fit.remove_planes(grid.P, grid.labels, comps.kind == 3,
-                                           cfg.seed + round_, 32, cfg.plane_tolerance[0],
-                                           cfg.plane_tolerance[1], cfg.split_min_fraction, 1.5,
-                                           grid.keep):
+                                           comps.stats[:, K.ST_COUNT], cfg.seed + round_, 32,
+                                           cfg.plane_tolerance[0], cfg.plane_tolerance[1],
+                                           cfg.split_min_fraction, 1.5, grid.keep):
                 break
         return comps
 
@@ -410,10 +419,13 @@ class PersonSegmenter:
         if comps.counts[2]:
             wide = (comps.kind == 2) & \
                 (comps.stats[:, K.ST_LAT1] - comps.stats[:, K.ST_LAT0] >= 0.7)
-            if wide.any() and R.split_side_by_side(
+            n_split = 0
+            if wide.any():
+                n_split = R.split_side_by_side(
                     grid.P, grid.labels, comps.stats, wide, grid.axes[0], grid.axes[1],
-                    grid.plane[3], 0.05, 0.35, 0.4, 1.2 if has_plane else -1e9, comps.n + 1):
-                new = self._measure(grid, int(grid.labels.max()))
+                    grid.plane[3], 0.05, 0.35, 0.4, 1.2 if has_plane else -1e9, comps.n + 1)
+            if n_split:  # new labels n + 1 .. n + n_split
+                new = self._measure(grid, comps.n + n_split)
                 comps.n, comps.stats, comps.kind, comps.counts = \
                     new.n, new.stats, new.kind, new.counts
         if has_plane and cfg.corridor_cut_m > 0 and comps.counts[2]:

@@ -38,13 +38,17 @@ def make_grid(depth: np.ndarray, step: int, z_max: float, fx: float, fy: float, 
     Hg, Wg = zg.shape
     c = step // 2
     off = 0.5 * (step - 1)
+    rx = np.empty(Wg)  # x / z of the cell centres
+    for gx in range(Wg):
+        rx[gx] = (gx * step + off - cx) / fx
     n = 0
     for gy in range(Hg):
         y0 = gy * step
         ry = (y0 + off - cy) / fy
+        row = depth[y0 + c]
         for gx in range(Wg):
             x0 = gx * step
-            z = depth[y0 + c, x0 + c]
+            z = row[x0 + c]
             if not (z > 0.0 and z < z_max):
                 best = np.inf
                 for yy in range(y0, y0 + step):
@@ -54,11 +58,10 @@ def make_grid(depth: np.ndarray, step: int, z_max: float, fx: float, fy: float, 
                             best = v
                 z = best if best < np.inf else np.nan
             zg[gy, gx] = z
-            P[gy, gx, 0] = (x0 + off - cx) / fx * z
+            P[gy, gx, 0] = rx[gx] * z
             P[gy, gx, 1] = ry * z
             P[gy, gx, 2] = z
-            if z == z:
-                n += 1
+            n += z == z
     return n
 
 

@@ -185,11 +185,23 @@ def test_larger_images_use_a_coarser_grid():
     assert _iou(p.box_xyxy, _true_box(0.0, 3.5, k=k)) > 0.9
 
 
+def test_a_coarser_minimum_step_still_finds_people():
+    seg = PersonSegmenter(SegmenterConfig(grid_min_step=3))
+    people = [(-0.8, 3.0), (0.9, 4.5)]
+    proposals = seg.segment(render(people), K)
+    assert seg._buffers['z'].shape == (80, 106)  # step 3 instead of 2 at 320x240
+    assert len(proposals) == 2
+    for p, (x, z) in zip(proposals, people):
+        assert _iou(p.box_xyxy, _true_box(x, z)) > 0.9
+
+
 def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match='match the intrinsics'):
         PersonSegmenter().segment(np.zeros((100, 100), np.float32), K)
     with pytest.raises(ValueError, match='grid_rows'):
         SegmenterConfig(grid_rows=2)
+    with pytest.raises(ValueError, match='grid_min_step'):
+        SegmenterConfig(grid_min_step=0)
 
 
 def test_real_itop_frame_has_exactly_one_person(shared_data):
