@@ -33,6 +33,7 @@ from kinpose_ros.core.segmentation_kernels import (
     ST_UP1,
     ST_ZMAX,
     ST_ZMIN,
+    label_window,
 )
 
 # fast-math without 'nnan' / 'ninf': NaN marks invalid depth and must compare as NaN
@@ -84,23 +85,25 @@ def attach_fragments(zg: np.ndarray, labels: np.ndarray, kind: np.ndarray, a: fl
     L = labels.reshape(N)
     z_ = zg.reshape(N)
     n = 0
-    for i in range(N):
-        la = L[i]
-        if la == 0:
-            continue
-        for j in (i + 1, i + Wg):
-            if j >= N or (j == i + 1 and j % Wg == 0):
+    for gy in range(Hg):
+        for gx in range(Wg):
+            i = gy * Wg + gx
+            la = L[i]
+            if la == 0:
                 continue
-            lb = L[j]
-            if lb == 0 or lb == la or kind[la] + kind[lb] != 3:
-                continue
-            frag, person = (la, lb) if kind[la] == 1 else (lb, la)
-            if parent[frag] != frag:
-                continue
-            z = min(z_[i], z_[j])
-            if abs(z_[i] - z_[j]) < a + b * z * z:
-                parent[frag] = person
-                n += 1
+            for j in (i + 1, i + Wg):  # right (within the row), then down
+                if j >= N or (j == i + 1 and gx == Wg - 1):
+                    continue
+                lb = L[j]
+                if lb == 0 or lb == la or kind[la] + kind[lb] != 3:
+                    continue
+                frag, person = (la, lb) if kind[la] == 1 else (lb, la)
+                if parent[frag] != frag:
+                    continue
+                z = min(z_[i], z_[j])
+                if abs(z_[i] - z_[j]) < a + b * z * z:
+                    parent[frag] = person
+                    n += 1
     return n
 
 
@@ -133,15 +136,18 @@ def merge_components(labels: np.ndarray, stats: np.ndarray, parent: np.ndarray) 
 @nb.njit(**_JIT)
 def trim_to_corridor(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, chosen: np.ndarray,
                      plane: np.ndarray, lateral: np.ndarray, forward: np.ndarray,
-                     h_cut: float, lat_margin: float, fwd_margin: float) -> int:
+                     h_cut: float, lat_margin: float, fwd_margin: float,
+                     trimmed: np.ndarray) -> int:
     """Cut what sticks out sideways below a person's upper body (tables, chairs they touch).
 
     People are upright: their legs are under their upper body. For each ``chosen[label]``
     component whose top is more than ``h_cut + 0.3`` above the floor ``plane``, the part above
     ``h_cut`` spans a lateral and a forward range; cells below ``h_cut`` farther than
-    ``lat_margin`` / ``fwd_margin`` outside those ranges are unlabelled. Returns the number of
-    cells cut (the statistics must then be recomputed).
+    ``lat_margin`` / ``fwd_margin`` outside those ranges are unlabelled, and ``trimmed[label]``
+    (bool, False on entry) is set. Returns the number of cells cut (the statistics of the
+    trimmed labels must then be recomputed).
     """
+    Wg = labels.shape[1]
     N = labels.size
     L = labels.reshape(N)
     Pf = P.reshape(N, 3)
@@ -151,33 +157,37 @@ def trim_to_corridor(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, chose
     tall = np.zeros(m, np.bool_)
     for k in range(m):
         tall[k] = chosen[k] and stats[k, ST_UP1] + plane[3] >= h_cut + 0.3
-    for i in range(N):
-        k = L[i]
-        if not tall[k]:
-            continue
-        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
-        if plane[0] * x + plane[1] * y + plane[2] * z + plane[3] <= h_cut:
-            continue
-        w = lateral[0] * x + lateral[1] * y + lateral[2] * z
-        f = forward[0] * x + forward[1] * y + forward[2] * z
-        lo[k, 0] = min(lo[k, 0], w)
-        hi[k, 0] = max(hi[k, 0], w)
-        lo[k, 1] = min(lo[k, 1], f)
-        hi[k, 1] = max(hi[k, 1], f)
+    r0, r1, c0, c1 = label_window(stats, tall)
+    for gy in range(r0, r1):
+        for i in range(gy * Wg + c0, gy * Wg + c1):
+            k = L[i]
+            if not tall[k]:
+                continue
+            x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+            if plane[0] * x + plane[1] * y + plane[2] * z + plane[3] <= h_cut:
+                continue
+            w = lateral[0] * x + lateral[1] * y + lateral[2] * z
+            f = forward[0] * x + forward[1] * y + forward[2] * z
+            lo[k, 0] = min(lo[k, 0], w)
+            hi[k, 0] = max(hi[k, 0], w)
+            lo[k, 1] = min(lo[k, 1], f)
+            hi[k, 1] = max(hi[k, 1], f)
     n = 0
-    for i in range(N):
-        k = L[i]
-        if not tall[k]:
-            continue
-        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
-        if plane[0] * x + plane[1] * y + plane[2] * z + plane[3] > h_cut:
-            continue
-        w = lateral[0] * x + lateral[1] * y + lateral[2] * z
-        f = forward[0] * x + forward[1] * y + forward[2] * z
-        if w < lo[k, 0] - lat_margin or w > hi[k, 0] + lat_margin or \
-                f < lo[k, 1] - fwd_margin or f > hi[k, 1] + fwd_margin:
-            L[i] = 0
-            n += 1
+    for gy in range(r0, r1):
+        for i in range(gy * Wg + c0, gy * Wg + c1):
+            k = L[i]
+            if not tall[k]:
+                continue
+            x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+            if plane[0] * x + plane[1] * y + plane[2] * z + plane[3] > h_cut:
+                continue
+            w = lateral[0] * x + lateral[1] * y + lateral[2] * z
+            f = forward[0] * x + forward[1] * y + forward[2] * z
+            if w < lo[k, 0] - lat_margin or w > hi[k, 0] + lat_margin or \
+                    f < lo[k, 1] - fwd_margin or f > hi[k, 1] + fwd_margin:
+                L[i] = 0
+                trimmed[k] = True
+                n += 1
     return n
 
 
@@ -307,31 +317,41 @@ def score_components(stats: np.ndarray, feats: np.ndarray, plane_d: float, has_p
 @nb.njit(**_JIT)
 def split_side_by_side(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, chosen: np.ndarray,
                        up: np.ndarray, lateral: np.ndarray, base: float, bin_m: float,
-                       dip_m: float, min_part_m: float, min_peak: float,
-                       next_label: int) -> int:
+                       dip_m: float, min_part_m: float, min_peak: float, next_label: int,
+                       origin: np.ndarray) -> int:
     """Split components that hold people side by side (touching shoulders or hands).
 
     For each ``chosen[label]`` component, the profile of its top height (``up . X + base``)
     over ``bin_m`` lateral bins is searched for a valley at least ``dip_m`` below a peak of
     at least ``min_peak`` on each side, with at least ``min_part_m`` of width on each side (a
     raised arm is narrower than that: no person of its own). The deepest valley splits:
-    the cells beyond it get label ``next_label``, ``next_label + 1``, ... Returns the number of
-    splits (statistics must then be recomputed).
+    the cells beyond it get label ``next_label``, ``next_label + 1``, ..., split off label
+    ``origin[0]``, ``origin[1]``, ... Returns the number of splits (statistics must then be
+    recomputed).
     """
-    N = labels.size
-    L = labels.reshape(N)
-    Pf = P.reshape(N, 3)
+    Hg, Wg = labels.shape
+    L = labels.reshape(Hg * Wg)
+    Pf = P.reshape(Hg * Wg, 3)
     m = stats.shape[0]
     nb_max = 64
-    prof = np.full((m, nb_max), -1e9)
-    for i in range(N):
-        k = L[i]
-        if not chosen[k]:
-            continue
-        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
-        j = int((lateral[0] * x + lateral[1] * y + lateral[2] * z - stats[k, ST_LAT0]) / bin_m)
-        j = min(max(j, 0), nb_max - 1)
-        prof[k, j] = max(prof[k, j], up[0] * x + up[1] * y + up[2] * z + base)
+    slot = np.full(m, -1, np.int32)  # profile row of each chosen label
+    n_chosen = 0
+    for k in range(m):
+        if chosen[k]:
+            slot[k] = n_chosen
+            n_chosen += 1
+    prof = np.full((n_chosen, nb_max), -1e9)
+    r0, r1, c0, c1 = label_window(stats, chosen)
+    for gy in range(r0, r1):
+        for i in range(gy * Wg + c0, gy * Wg + c1):
+            k = L[i]
+            if not chosen[k]:
+                continue
+            x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+            j = int((lateral[0] * x + lateral[1] * y + lateral[2] * z - stats[k, ST_LAT0]) /
+                    bin_m)
+            j = min(max(j, 0), nb_max - 1)
+            prof[slot[k], j] = max(prof[slot[k], j], up[0] * x + up[1] * y + up[2] * z + base)
     cut = np.full(m, 1e9)
     newlab = np.zeros(m, np.int32)
     n_split = 0
@@ -339,31 +359,34 @@ def split_side_by_side(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, cho
     for k in range(m):
         if not chosen[k]:
             continue
+        row = prof[slot[k]]
         nb_ = min(int((stats[k, ST_LAT1] - stats[k, ST_LAT0]) / bin_m) + 1, nb_max)
         best, best_j = 0.0, -1
         for j in range(part, nb_ - part):
             left = -1e9
             for a in range(0, j):
-                left = max(left, prof[k, a])
+                left = max(left, row[a])
             right = -1e9
             for b in range(j + 1, nb_):
-                right = max(right, prof[k, b])
-            depth = min(left, right) - prof[k, j]
+                right = max(right, row[b])
+            depth = min(left, right) - row[j]
             if depth >= dip_m and depth > best and min(left, right) >= min_peak:
                 best, best_j = depth, j
         if best_j >= 0:
             cut[k] = stats[k, ST_LAT0] + (best_j + 0.5) * bin_m
             newlab[k] = next_label + n_split
+            origin[n_split] = k
             n_split += 1
     if n_split == 0:
         return 0
-    for i in range(N):
-        k = L[i]
-        if newlab[k] == 0:
-            continue
-        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
-        if lateral[0] * x + lateral[1] * y + lateral[2] * z > cut[k]:
-            L[i] = newlab[k]
+    for gy in range(r0, r1):
+        for i in range(gy * Wg + c0, gy * Wg + c1):
+            k = L[i]
+            if newlab[k] == 0:
+                continue
+            x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+            if lateral[0] * x + lateral[1] * y + lateral[2] * z > cut[k]:
+                L[i] = newlab[k]
     return n_split
 
 
@@ -486,7 +509,7 @@ def join_hidden_parts(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, keep: n
 @nb.njit(**_JIT)
 def split_by_depth(zg: np.ndarray, labels: np.ndarray, stats: np.ndarray, kind: np.ndarray,
                    h_max: float, w_max: float, bin_m: float, gap_m: float, valley_frac: float,
-                   min_side: float, next_label: int) -> int:
+                   min_side: float, next_label: int, origin: np.ndarray) -> int:
     """Split components that hold people one behind the other (touching where one reaches
     out), at an empty stretch of their depth histogram.
 
@@ -496,8 +519,9 @@ def split_by_depth(zg: np.ndarray, labels: np.ndarray, stats: np.ndarray, kind: 
     a run of bins at least ``gap_m`` long, each holding at most ``valley_frac`` of the cells
     (and at least 1), with at least ``min_side`` of the cells on either side, is a gap between
     two bodies (one body is depth-continuous: its histogram has no such gap). At the most
-    balanced gap the cells behind its middle get label ``next_label``, ``next_label + 1``, ...
-    Returns the number of splits (statistics must then be recomputed).
+    balanced gap the cells behind its middle get label ``next_label``, ``next_label + 1``,
+    ..., split off label ``origin[0]``, ``origin[1]``, ... Returns the number of splits
+    (statistics must then be recomputed).
     """
     N = labels.size
     L = labels.reshape(N)
@@ -558,6 +582,7 @@ def split_by_depth(zg: np.ndarray, labels: np.ndarray, stats: np.ndarray, kind: 
     for k in range(m):
         if cut[k] < np.inf:
             newlab[k] = next_label + s
+            origin[s] = k
             s += 1
     for i in range(N):
         k = L[i]

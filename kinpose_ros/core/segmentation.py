@@ -233,12 +233,14 @@ class _Grid:
 @dataclass
 class _Components:
     """Labels 1..n of the grid: statistics (n + 1, ST_*), size class per label, class counts
-    (see ``person_shape.classify``)."""
+    (see ``person_shape.classify``); ``folded``: rows holding merged labels' statistics
+    (sums in another order than a pass over the grid gives)."""
 
     n: int
     stats: np.ndarray
     kind: np.ndarray
     counts: np.ndarray
+    folded: np.ndarray
 
 
 class PersonSegmenter:
@@ -359,12 +361,45 @@ class PersonSegmenter:
             K.clear_table_tops(grid.P, grid.z, height, level, level_idx, n_level, grid.axes[1],
                                grid.axes[2], 0.04, 0.002, cfg.furniture_level_m, 0.2, grid.keep)
 
-    def _measure(self, grid: _Grid, n: int) -> _Components:
-        """Statistics and size classes of labels 1..n."""
-        stats = K.component_stats(grid.P, grid.labels, n, *grid.axes, grid.cell_area)
+    def _label(self, grid: _Grid) -> _Components:
+        """Depth-continuous components of the kept cells, their statistics and size
+        classes."""
+        cfg = self.config
+        n, stats = K.label_grid(grid.z, grid.keep, cfg.jump[0], cfg.jump[1], grid.slope,
+                                grid.labels, grid.P, *grid.axes, grid.cell_area)
         kind = np.empty(n + 1, np.int8)
         counts = self._classify(stats, kind)
-        return _Components(n, stats, kind, counts)
+        return _Components(n, stats, kind, counts, np.zeros(n + 1, np.bool_))
+
+    @staticmethod
+    def _restat(grid: _Grid, comps: _Components, redo: np.ndarray) -> None:
+        """Recompute the statistics rows ``redo`` (and the folded ones) after their cells
+        changed, with the values a full pass would give."""
+        redo |= comps.folded
+        K.update_stats(grid.P, grid.labels, comps.stats, redo, *grid.axes, grid.cell_area)
+        comps.folded[:] = False
+
+    def _split_off(self, grid: _Grid, comps: _Components, origin: np.ndarray,
+                   n_split: int) -> None:
+        """Statistics and classes after labels ``origin[:n_split]`` lost cells to the new
+        labels ``n + 1 .. n + n_split``."""
+        n = comps.n + n_split
+        comps.stats = np.concatenate([comps.stats, np.zeros((n_split, K.N_STATS))])
+        comps.folded = np.concatenate([comps.folded, np.zeros(n_split, np.bool_)])
+        redo = np.zeros(n + 1, np.bool_)
+        redo[origin[:n_split]] = True
+        redo[comps.n + 1:] = True
+        self._restat(grid, comps, redo)
+        comps.n = n
+        comps.kind = np.empty(n + 1, np.int8)
+        comps.counts = self._classify(comps.stats, comps.kind)
+
+    @staticmethod
+    def _merge(grid: _Grid, comps: _Components, parent: np.ndarray) -> None:
+        """Relabel merged components (``parent``: label -> root) and fold their
+        statistics into the roots'."""
+        R.merge_components(grid.labels, comps.stats, parent)
+        comps.folded[parent[parent != np.arange(len(parent))]] = True
 
     def _classify(self, stats: np.ndarray, kind: np.ndarray) -> np.ndarray:
         """Size classes of ``stats`` into ``kind`` (see ``person_shape.classify``)."""
@@ -379,15 +414,15 @@ class PersonSegmenter:
         their dominant plane, and the rest is labelled again."""
         cfg = self.config
         for round_ in range(cfg.split_rounds + 1):
-            n = K.label_grid(grid.z, grid.z, grid.keep, cfg.jump[0], cfg.jump[1], grid.slope,
-                             grid.labels)
-            comps = self._measure(grid, n)
+            comps = self._label(grid)
+            n = comps.n
             if cfg.depth_gap_m > 0:
+                origin = np.empty(n + 1, np.int32)
                 n_split = R.split_by_depth(grid.z, grid.labels, comps.stats, comps.kind,
                                            cfg.height_range_m[1], cfg.width_range_m[1], 0.1,
-                                           cfg.depth_gap_m, 0.01, 0.2, n + 1)
-                if n_split:  # new labels n + 1 .. n + n_split
-                    comps = self._measure(grid, n + n_split)
+                                           cfg.depth_gap_m, 0.01, 0.2, n + 1, origin)
+                if n_split:
+                    self._split_off(grid, comps, origin, n_split)
             if round_ == cfg.split_rounds or comps.counts[3] == 0:
                 break
             if not plane_fit.remove_planes(grid.P, grid.labels, comps.kind == 3,
@@ -407,33 +442,32 @@ class PersonSegmenter:
             parent = np.arange(comps.n + 1, dtype=np.int32)
             if R.attach_fragments(grid.z, grid.labels, comps.kind, cfg.attach_jump[0],
                                   cfg.attach_jump[1], parent):
-                R.merge_components(grid.labels, comps.stats, parent)
+                self._merge(grid, comps, parent)
         parent = np.arange(comps.n + 1, dtype=np.int32)
         if R.join_hidden_parts(grid.P, grid.z, grid.labels, grid.keep, self._buffers['level'],
                                self._buffers['height'], comps.kind, comps.stats, grid.axes[0],
                                cfg.jump[0], cfg.jump[1], cfg.join_jump_m, cfg.join_gap_m,
                                cfg.join_margin_m[0], cfg.join_margin_m[1], cfg.join_votes,
                                cfg.height_range_m[1], cfg.width_range_m[1], parent):
-            R.merge_components(grid.labels, comps.stats, parent)
+            self._merge(grid, comps, parent)
             comps.counts = self._classify(comps.stats, comps.kind)
         if comps.counts[2]:
             wide = (comps.kind == 2) & \
                 (comps.stats[:, K.ST_LAT1] - comps.stats[:, K.ST_LAT0] >= 0.7)
-            n_split = 0
             if wide.any():
+                origin = np.empty(comps.n + 1, np.int32)
                 n_split = R.split_side_by_side(
                     grid.P, grid.labels, comps.stats, wide, grid.axes[0], grid.axes[1],
-                    grid.plane[3], 0.05, 0.35, 0.4, 1.2 if has_plane else -1e9, comps.n + 1)
-            if n_split:  # new labels n + 1 .. n + n_split
-                new = self._measure(grid, comps.n + n_split)
-                comps.n, comps.stats, comps.kind, comps.counts = \
-                    new.n, new.stats, new.kind, new.counts
+                    grid.plane[3], 0.05, 0.35, 0.4, 1.2 if has_plane else -1e9, comps.n + 1,
+                    origin)
+                if n_split:
+                    self._split_off(grid, comps, origin, n_split)
         if has_plane and cfg.corridor_cut_m > 0 and comps.counts[2]:
+            trimmed = np.zeros(comps.n + 1, np.bool_)
             if R.trim_to_corridor(grid.P, grid.labels, comps.stats, comps.kind == 2, grid.plane,
                                   grid.axes[1], grid.axes[2], cfg.corridor_cut_m,
-                                  cfg.corridor_margin_m[0], cfg.corridor_margin_m[1]):
-                comps.stats = K.component_stats(grid.P, grid.labels, comps.n, *grid.axes,
-                                                grid.cell_area)
+                                  cfg.corridor_margin_m[0], cfg.corridor_margin_m[1], trimmed):
+                self._restat(grid, comps, trimmed)
 
     def _score(self, stats: np.ndarray, feats: np.ndarray, plane: np.ndarray) -> tuple:
         """(n + 1,) scores in [0, 1] (0 = not a person) and visible heights (metres)."""

@@ -195,18 +195,21 @@ def clear_table_tops(P: np.ndarray, zg: np.ndarray, height: np.ndarray, level: n
 
 
 @nb.njit(**_JIT)
-def label_grid(value: np.ndarray, zg: np.ndarray, keep: np.ndarray, a: float, b: float,
-               c: float, labels: np.ndarray) -> int:
-    """4-connected components of the kept cells whose neighbours' ``value`` (depth, or height
-    for level surfaces) differs by less than ``a + b z^2 + c z`` at the cell's depth. Writes
-    labels 1..n into ``labels`` (0 = not kept) in raster order of first cells; returns n.
+def label_grid(zg: np.ndarray, keep: np.ndarray, a: float, b: float, c: float,
+               labels: np.ndarray, P: np.ndarray, up: np.ndarray, lateral: np.ndarray,
+               forward: np.ndarray, cell_area: float) -> tuple:
+    """4-connected components of the kept cells whose neighbours' depths differ by less than
+    ``a + b z^2 + c z`` at the cell's depth, and their statistics.
 
-    One raster pass with provisional labels and a union-find over their equivalences, then a
-    relabelling pass.
+    Writes labels 1..n into ``labels`` (0 = not kept) in raster order of first cells. One
+    raster pass with provisional labels and a union-find over their equivalences, a
+    relabelling pass, and a pass that measures (the ``ST_*`` columns, see :func:`_accumulate`).
+
+    Returns:
+        ``(n, stats)``: the number of components and their (n + 1, N_STATS) statistics.
     """
     Hg, Wg = zg.shape
     N = Hg * Wg
-    v_ = value.reshape(N)
     z_ = zg.reshape(N)
     k_ = keep.reshape(N)
     L = labels.reshape(N)
@@ -220,16 +223,15 @@ def label_grid(value: np.ndarray, zg: np.ndarray, keep: np.ndarray, a: float, b:
                 L[i] = 0
                 continue
             z = z_[i]
-            v = v_[i]
             thr = a + (b * z + c) * z
             lab = 0
             if gx > 0:
                 o = L[i - 1]
-                if o != 0 and abs(v - v_[i - 1]) < thr:
+                if o != 0 and abs(z - z_[i - 1]) < thr:
                     lab = o
             if gy > 0:
                 o = L[i - Wg]
-                if o != 0 and o != lab and abs(v - v_[i - Wg]) < thr:
+                if o != 0 and o != lab and abs(z - z_[i - Wg]) < thr:
                     if lab == 0:
                         lab = o
                     else:
@@ -261,28 +263,66 @@ def label_grid(value: np.ndarray, zg: np.ndarray, keep: np.ndarray, a: float, b:
             final[j] = final[r]  # r < j: numbered already
     for i in range(N):
         L[i] = final[L[i]]
-    return n
+    stats = np.zeros((n + 1, N_STATS))
+    redo = np.ones(n + 1, np.bool_)
+    redo[0] = False
+    _accumulate(P, labels, stats, redo, 0, Hg, 0, Wg, up, lateral, forward, cell_area)
+    return n, stats
 
 
 @nb.njit(**_JIT)
-def component_stats(P: np.ndarray, labels: np.ndarray, n: int, up: np.ndarray,
-                    lateral: np.ndarray, forward: np.ndarray, cell_area: float) -> np.ndarray:
-    """Per-label statistics (n + 1, N_STATS) float64 (see the ``ST_*`` columns).
+def update_stats(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, redo: np.ndarray,
+                 up: np.ndarray, lateral: np.ndarray, forward: np.ndarray,
+                 cell_area: float) -> None:
+    """Recompute the rows ``redo[label]`` of ``stats`` in place, with the values a pass over
+    the whole grid gives (as in :func:`label_grid`), after their cells changed: cells were
+    removed, or moved to new labels (rows appended, count 0) from the others. Only the box of
+    the rows being redone that hold cells (``ST_R0`` .. ``ST_C1``) is visited, so every cell
+    of those labels must lie in it."""
+    r0, r1, c0, c1 = label_window(stats, redo)
+    _accumulate(P, labels, stats, redo, r0, r1, c0, c1, up, lateral, forward, cell_area)
+
+
+@nb.njit(**_JIT)
+def label_window(stats: np.ndarray, chosen: np.ndarray) -> tuple:
+    """``(r0, r1, c0, c1)``: grid rows ``r0:r1`` and columns ``c0:c1`` holding the cells of the
+    labels ``chosen`` (those with a count), from their statistics; ``(0, 0, 0, 0)`` for none."""
+    r0 = c0 = 1 << 30
+    r1 = c1 = 0
+    for k in range(stats.shape[0]):
+        if chosen[k] and stats[k, ST_COUNT] > 0:
+            r0 = min(r0, int(stats[k, ST_R0]))
+            r1 = max(r1, int(stats[k, ST_R1]) + 1)
+            c0 = min(c0, int(stats[k, ST_C0]))
+            c1 = max(c1, int(stats[k, ST_C1]) + 1)
+    if r1 == 0:
+        return 0, 0, 0, 0
+    return r0, r1, c0, c1
+
+
+@nb.njit(**_JIT)
+def _accumulate(P: np.ndarray, labels: np.ndarray, st: np.ndarray, redo: np.ndarray, r0: int,
+                r1: int, c0: int, c1: int, up: np.ndarray, lateral: np.ndarray,
+                forward: np.ndarray, cell_area: float) -> None:
+    """The statistics rows ``redo[label]`` of ``st`` from scratch (the ``ST_*`` columns), from
+    the cells of grid rows ``r0:r1``, columns ``c0:c1`` (in raster order: the sums are those
+    of a pass over the whole grid).
 
     area: metric area in m^2 facing the camera (``cell_area z^2`` per cell, cell_area =
     step^2 / (fx fy)); up/lat/fwd: extents along the unit ``up``, ``lateral`` and ``forward``
     (horizontal, away from the camera) directions, metres; low: the point of least ``up``;
-    border: bit flags 1 top, 2 bottom, 4 left, 8 right image border touched.
-
-    Runs of one label along a row are accumulated in scalars and folded into the table once
-    per run.
+    border: bit flags 1 top, 2 bottom, 4 left, 8 right image border touched. Runs of one label
+    along a row are accumulated in scalars and folded into the table once per run.
     """
     Hg, Wg = labels.shape
     N = Hg * Wg
     L = labels.reshape(N)
     Pf = P.reshape(N, 3)
-    st = np.zeros((n + 1, N_STATS))
-    for k in range(1, n + 1):
+    for k in range(st.shape[0]):
+        if not redo[k]:
+            continue
+        for c in range(N_STATS):
+            st[k, c] = 0.0
         for c in (ST_R0, ST_C0, ST_UP0, ST_LAT0, ST_ZMIN, ST_FWD0):
             st[k, c] = 1e9
         for c in (ST_R1, ST_C1, ST_UP1, ST_LAT1, ST_ZMAX, ST_FWD1):
@@ -290,21 +330,21 @@ def component_stats(P: np.ndarray, labels: np.ndarray, n: int, up: np.ndarray,
     ux, uy, uz = up[0], up[1], up[2]
     lx, ly, lz = lateral[0], lateral[1], lateral[2]
     fx_, fy_, fz_ = forward[0], forward[1], forward[2]
-    for gy in range(Hg):
+    for gy in range(r0, r1):
         base = gy * Wg
-        gx = 0
-        while gx < Wg:
+        gx = c0
+        while gx < c1:
             k = L[base + gx]
-            if k == 0:
+            if k == 0 or not redo[k]:
                 gx += 1
                 continue
-            c0 = gx
+            run0 = gx
             cnt = 0.0
             area = sx = sy = sz = 0.0
             u0 = w0 = f0 = z0 = 1e9
             u1 = w1 = f1 = z1 = -1e9
             lowx = lowy = lowz = 0.0
-            while gx < Wg and L[base + gx] == k:
+            while gx < c1 and L[base + gx] == k:  # the run of label k from run0
                 i = base + gx
                 x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
                 cnt += 1.0
@@ -333,7 +373,7 @@ def component_stats(P: np.ndarray, labels: np.ndarray, n: int, up: np.ndarray,
             st[k, ST_SZ] += sz
             st[k, ST_R0] = min(st[k, ST_R0], gy)
             st[k, ST_R1] = max(st[k, ST_R1], gy)
-            st[k, ST_C0] = min(st[k, ST_C0], c0)
+            st[k, ST_C0] = min(st[k, ST_C0], run0)
             st[k, ST_C1] = max(st[k, ST_C1], gx - 1)
             if u0 < st[k, ST_UP0]:
                 st[k, ST_UP0] = u0
@@ -345,7 +385,9 @@ def component_stats(P: np.ndarray, labels: np.ndarray, n: int, up: np.ndarray,
             st[k, ST_FWD1] = max(st[k, ST_FWD1], f1)
             st[k, ST_ZMIN] = min(st[k, ST_ZMIN], z0)
             st[k, ST_ZMAX] = max(st[k, ST_ZMAX], z1)
-    for k in range(1, n + 1):
+    for k in range(st.shape[0]):
+        if not redo[k]:
+            continue
         flags = 0
         if st[k, ST_R0] == 0:
             flags |= 1
@@ -356,7 +398,6 @@ def component_stats(P: np.ndarray, labels: np.ndarray, n: int, up: np.ndarray,
         if st[k, ST_C1] == Wg - 1:
             flags |= 8
         st[k, ST_BORDER] = flags
-    return st
 
 
 @nb.njit(**_JIT)
