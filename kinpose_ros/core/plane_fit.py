@@ -37,25 +37,28 @@ def _plane3(p: np.ndarray, q: np.ndarray, r: np.ndarray, out: np.ndarray) -> boo
 
 
 @nb.njit(**_JIT)
-def _inliers(plane: np.ndarray, pts: np.ndarray, a: float, b: float) -> int:
-    """How many of ``pts`` (M, >= 3; x, y, z first) lie within ``a + b z^2`` of the plane."""
+def _inliers(plane: np.ndarray, xyz: np.ndarray, a: float, b: float) -> int:
+    """How many of the points ``xyz`` (3, M: coordinate rows, so the loop vectorises) lie
+    within ``a + b z^2`` of the plane."""
     nx, ny, nz, d = plane[0], plane[1], plane[2], plane[3]
+    X, Y, Z = xyz[0], xyz[1], xyz[2]
     n = 0
-    for i in range(pts.shape[0]):
-        z = pts[i, 2]
-        n += abs(nx * pts[i, 0] + ny * pts[i, 1] + nz * z + d) < a + b * z * z
+    for i in range(X.shape[0]):
+        z = Z[i]
+        n += abs(nx * X[i] + ny * Y[i] + nz * z + d) < a + b * z * z
     return n
 
 
 @nb.njit(**_JIT)
-def _below(plane: np.ndarray, pts: np.ndarray, a: float, b: float) -> int:
-    """How many of ``pts`` (M, 3) lie clearly behind (below) the plane: farther than three
-    inlier bands ``3 (a + b z^2)``."""
+def _below(plane: np.ndarray, xyz: np.ndarray, a: float, b: float) -> int:
+    """How many of the points ``xyz`` (3, M) lie clearly behind (below) the plane: farther than
+    three inlier bands ``3 (a + b z^2)``."""
     nx, ny, nz, d = plane[0], plane[1], plane[2], plane[3]
+    X, Y, Z = xyz[0], xyz[1], xyz[2]
     n = 0
-    for i in range(pts.shape[0]):
-        z = pts[i, 2]
-        n += nx * pts[i, 0] + ny * pts[i, 1] + nz * z + d < -3.0 * (a + b * z * z)
+    for i in range(X.shape[0]):
+        z = Z[i]
+        n += nx * X[i] + ny * Y[i] + nz * z + d < -3.0 * (a + b * z * z)
     return n
 
 
@@ -188,6 +191,8 @@ def fit_floor(P: np.ndarray, n_valid: int, prev: np.ndarray, prev_score: float, 
         return 0.0, 0.0
     cand = _floor_candidates(P, cos_tilt, n_eval)
     nc = cand.shape[0]
+    cand_xyz = np.ascontiguousarray(cand[:, :3].T)
+    sub_xyz = np.ascontiguousarray(sub.T)
     span = max(4, nc // 6)
     np.random.seed(seed)
     best = np.zeros(4)
@@ -212,10 +217,10 @@ def fit_floor(P: np.ndarray, n_valid: int, prev: np.ndarray, prev_score: float, 
                 continue
         if not _floor_ok(hyp, cos_tilt, h_min, h_max):
             continue
-        inl = _inliers(hyp, cand, a, b)
+        inl = _inliers(hyp, cand_xyz, a, b)
         if inl / max(nc, 1) <= best_score:  # cannot win: skip counting points below it
             continue
-        behind = _below(hyp, sub, a, b)
+        behind = _below(hyp, sub_xyz, a, b)
         score = inl / max(nc, 1) - 4.0 * behind / m
         if score > best_score:
             best_score = score
@@ -273,6 +278,7 @@ def remove_planes(P: np.ndarray, labels: np.ndarray, chosen: np.ndarray, sizes: 
             for c in range(3):
                 sub[j, c] = flat[idx[j * stride], c]
         ns = sub.shape[0]
+        sub_xyz = np.ascontiguousarray(sub.T)
         span = max(2, ns // 12)
         best_inl = 0
         for h in range(n_hyp):
@@ -283,7 +289,7 @@ def remove_planes(P: np.ndarray, labels: np.ndarray, chosen: np.ndarray, sizes: 
                 i1 = min(max(i0 + np.random.randint(-span, span + 1), 0), ns - 1)
                 i2 = min(max(i0 + np.random.randint(-3 * span, 3 * span + 1), 0), ns - 1)
             if _plane3(sub[i0], sub[i1], sub[i2], hyp):
-                inl = _inliers(hyp, sub, a, b)
+                inl = _inliers(hyp, sub_xyz, a, b)
                 if inl > best_inl:
                     best_inl = inl
                     best[:] = hyp
