@@ -108,10 +108,12 @@ def attach_fragments(zg: np.ndarray, labels: np.ndarray, kind: np.ndarray, a: fl
 
 
 @nb.njit(**_JIT)
-def merge_components(labels: np.ndarray, stats: np.ndarray, parent: np.ndarray) -> None:
+def merge_components(labels: np.ndarray, stats: np.ndarray, parent: np.ndarray,
+                     folded: np.ndarray) -> None:
     """Relabel cells ``labels = parent[labels]`` and fold the statistics of each merged label
     into its parent's row (counts and sums add, extents widen; the merged row's count becomes
-    0). ``parent`` must map every label to a root (``parent[root] == root``)."""
+    0), marking that row in ``folded`` (bool per label). ``parent`` must map every label to a
+    root (``parent[root] == root``)."""
     N = labels.size
     L = labels.reshape(N)
     for i in range(N):
@@ -131,21 +133,22 @@ def merge_components(labels: np.ndarray, stats: np.ndarray, parent: np.ndarray) 
             stats[r, c] = max(stats[r, c], stats[k, c])
         stats[r, ST_BORDER] = int(stats[r, ST_BORDER]) | int(stats[k, ST_BORDER])
         stats[k, ST_COUNT] = 0.0
+        folded[r] = True
 
 
 @nb.njit(**_JIT)
-def trim_to_corridor(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, chosen: np.ndarray,
+def trim_to_corridor(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, kind: np.ndarray,
                      plane: np.ndarray, lateral: np.ndarray, forward: np.ndarray,
                      h_cut: float, lat_margin: float, fwd_margin: float,
                      trimmed: np.ndarray) -> int:
     """Cut what sticks out sideways below a person's upper body (tables, chairs they touch).
 
-    People are upright: their legs are under their upper body. For each ``chosen[label]``
-    component whose top is more than ``h_cut + 0.3`` above the floor ``plane``, the part above
-    ``h_cut`` spans a lateral and a forward range; cells below ``h_cut`` farther than
-    ``lat_margin`` / ``fwd_margin`` outside those ranges are unlabelled, and ``trimmed[label]``
-    (bool, False on entry) is set. Returns the number of cells cut (the statistics of the
-    trimmed labels must then be recomputed).
+    People are upright: their legs are under their upper body. For each person-sized
+    component (``kind`` 2) whose top is more than ``h_cut + 0.3`` above the floor ``plane``,
+    the part above ``h_cut`` spans a lateral and a forward range; cells below ``h_cut``
+    farther than ``lat_margin`` / ``fwd_margin`` outside those ranges are unlabelled, and
+    ``trimmed[label]`` (bool, False on entry) is set. Returns the number of cells cut (the
+    statistics of the trimmed labels must then be recomputed).
     """
     Wg = labels.shape[1]
     N = labels.size
@@ -156,7 +159,7 @@ def trim_to_corridor(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, chose
     hi = np.full((m, 2), -1e9)
     tall = np.zeros(m, np.bool_)
     for k in range(m):
-        tall[k] = chosen[k] and stats[k, ST_UP1] + plane[3] >= h_cut + 0.3
+        tall[k] = kind[k] == 2 and stats[k, ST_UP1] + plane[3] >= h_cut + 0.3
     r0, r1, c0, c1 = label_window(stats, tall)
     for gy in range(r0, r1):
         for i in range(gy * Wg + c0, gy * Wg + c1):
@@ -315,31 +318,35 @@ def score_components(stats: np.ndarray, feats: np.ndarray, plane_d: float, has_p
 
 
 @nb.njit(**_JIT)
-def split_side_by_side(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, chosen: np.ndarray,
-                       up: np.ndarray, lateral: np.ndarray, base: float, bin_m: float,
-                       dip_m: float, min_part_m: float, min_peak: float, next_label: int,
-                       origin: np.ndarray) -> int:
+def split_side_by_side(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, kind: np.ndarray,
+                       min_width: float, up: np.ndarray, lateral: np.ndarray, base: float,
+                       bin_m: float, dip_m: float, min_part_m: float, min_peak: float,
+                       next_label: int, origin: np.ndarray) -> int:
     """Split components that hold people side by side (touching shoulders or hands).
 
-    For each ``chosen[label]`` component, the profile of its top height (``up . X + base``)
-    over ``bin_m`` lateral bins is searched for a valley at least ``dip_m`` below a peak of
-    at least ``min_peak`` on each side, with at least ``min_part_m`` of width on each side (a
-    raised arm is narrower than that: no person of its own). The deepest valley splits:
-    the cells beyond it get label ``next_label``, ``next_label + 1``, ..., split off label
-    ``origin[0]``, ``origin[1]``, ... Returns the number of splits (statistics must then be
-    recomputed).
+    For each person-sized component (``kind`` 2) at least ``min_width`` wide, the profile of
+    its top height (``up . X + base``) over ``bin_m`` lateral bins is searched for a valley at
+    least ``dip_m`` below a peak of at least ``min_peak`` on each side, with at least
+    ``min_part_m`` of width on each side (a raised arm is narrower than that: no person of its
+    own). The deepest valley splits: the cells beyond it get label ``next_label``,
+    ``next_label + 1``, ..., split off label ``origin[0]``, ``origin[1]``, ... Returns the
+    number of splits (statistics must then be recomputed).
     """
     Hg, Wg = labels.shape
     L = labels.reshape(Hg * Wg)
     Pf = P.reshape(Hg * Wg, 3)
     m = stats.shape[0]
     nb_max = 64
+    chosen = np.zeros(m, np.bool_)
     slot = np.full(m, -1, np.int32)  # profile row of each chosen label
     n_chosen = 0
     for k in range(m):
-        if chosen[k]:
+        if kind[k] == 2 and stats[k, ST_LAT1] - stats[k, ST_LAT0] >= min_width:
+            chosen[k] = True
             slot[k] = n_chosen
             n_chosen += 1
+    if n_chosen == 0:
+        return 0
     prof = np.full((n_chosen, nb_max), -1e9)
     r0, r1, c0, c1 = label_window(stats, chosen)
     for gy in range(r0, r1):

@@ -239,20 +239,21 @@ def fit_floor(P: np.ndarray, n_valid: int, prev: np.ndarray, prev_score: float, 
 
 
 @nb.njit(**_JIT)
-def remove_planes(P: np.ndarray, labels: np.ndarray, chosen: np.ndarray, sizes: np.ndarray,
+def remove_planes(P: np.ndarray, labels: np.ndarray, kind: np.ndarray, sizes: np.ndarray,
                   seed: int, n_hyp: int, a: float, b: float, min_fraction: float,
                   clear_band: float, keep: np.ndarray) -> int:
-    """For each ``chosen[label]`` component, a RANSAC plane of its cells; when the plane holds
-    at least ``min_fraction`` of them, its cells within ``clear_band`` times the inlier band
-    are cleared from ``keep`` (walls, ceilings, floor remnants go, with their noisy fringe,
-    and what they had swallowed comes loose). ``sizes`` (n + 1,): cells per label (float
-    counts of the component statistics). Returns the cells cleared."""
+    """For each component of ``kind`` 3 (larger than a person), a RANSAC plane of its cells;
+    when the plane holds at least ``min_fraction`` of them, its cells within ``clear_band``
+    times the inlier band are cleared from ``keep`` (walls, ceilings, floor remnants go, with
+    their noisy fringe, and what they had swallowed comes loose). ``sizes`` (n + 1,): cells per
+    label (float counts of the component statistics). Returns the cells cleared."""
     Hg, Wg = labels.shape
     N = Hg * Wg
     L = labels.reshape(N)
     flat = P.reshape(N, 3)
     keep_f = keep.reshape(N)
-    m = chosen.shape[0]
+    m = kind.shape[0]
+    chosen = kind == 3
     start = np.zeros(m + 1, np.int64)  # first position of each label's cells in ``order``
     for k in range(m):
         start[k + 1] = start[k] + (int(sizes[k]) if chosen[k] else 0)

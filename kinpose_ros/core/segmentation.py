@@ -227,6 +227,7 @@ class _Grid:
     keep: np.ndarray    # (Hg, Wg) bool cells to segment
     labels: np.ndarray  # (Hg, Wg) int32 component labels, 0 = none
     plane: np.ndarray = field(default_factory=lambda: np.zeros(4))  # floor, zeros if none
+    has_plane: bool = False
     axes: tuple = ()    # up, lateral, forward unit vectors
 
 
@@ -281,6 +282,7 @@ class PersonSegmenter:
         if grid.n_valid < 16:
             return []
         grid.plane = self._floor(grid)
+        grid.has_plane = bool(grid.plane.any())
         grid.axes = _frame_axes(grid.plane)
         self._cells(grid)
         comps = self._components(grid)
@@ -288,7 +290,7 @@ class PersonSegmenter:
         feats = R.shape_features(grid.P, grid.z, grid.labels, comps.stats, grid.axes[0],
                                  grid.axes[1], 0.25, 0.15, self.config.jump[0],
                                  self.config.jump[1], grid.cell_area)
-        scores, heights = self._score(comps.stats, feats, grid.plane)
+        scores, heights = self._score(comps.stats, feats, grid)
         chosen = np.flatnonzero(scores >= self.config.min_score)
         return self._proposals(depth, intrinsics, grid, comps.stats, chosen, scores[chosen],
                                heights[chosen])
@@ -398,8 +400,7 @@ class PersonSegmenter:
     def _merge(grid: _Grid, comps: _Components, parent: np.ndarray) -> None:
         """Relabel merged components (``parent``: label -> root) and fold their
         statistics into the roots'."""
-        R.merge_components(grid.labels, comps.stats, parent)
-        comps.folded[parent[parent != np.arange(len(parent))]] = True
+        R.merge_components(grid.labels, comps.stats, parent, comps.folded)
 
     def _classify(self, stats: np.ndarray, kind: np.ndarray) -> np.ndarray:
         """Size classes of ``stats`` into ``kind`` (see ``person_shape.classify``)."""
@@ -425,7 +426,7 @@ class PersonSegmenter:
                     self._split_off(grid, comps, origin, n_split)
             if round_ == cfg.split_rounds or comps.counts[3] == 0:
                 break
-            if not plane_fit.remove_planes(grid.P, grid.labels, comps.kind == 3,
+            if not plane_fit.remove_planes(grid.P, grid.labels, comps.kind,
                                            comps.stats[:, K.ST_COUNT], cfg.seed + round_, 32,
                                            cfg.plane_tolerance[0], cfg.plane_tolerance[1],
                                            cfg.split_min_fraction, 1.5, grid.keep):
@@ -437,7 +438,7 @@ class PersonSegmenter:
         one behind the other or side by side are split; furniture sticking out below a
         person's upper body is cut off (``comps`` updated in place)."""
         cfg = self.config
-        has_plane = bool(grid.plane.any())
+        has_plane = grid.has_plane
         if comps.counts[1] and comps.counts[2]:
             parent = np.arange(comps.n + 1, dtype=np.int32)
             if R.attach_fragments(grid.z, grid.labels, comps.kind, cfg.attach_jump[0],
@@ -452,24 +453,20 @@ class PersonSegmenter:
             self._merge(grid, comps, parent)
             comps.counts = self._classify(comps.stats, comps.kind)
         if comps.counts[2]:
-            wide = (comps.kind == 2) & \
-                (comps.stats[:, K.ST_LAT1] - comps.stats[:, K.ST_LAT0] >= 0.7)
-            if wide.any():
-                origin = np.empty(comps.n + 1, np.int32)
-                n_split = R.split_side_by_side(
-                    grid.P, grid.labels, comps.stats, wide, grid.axes[0], grid.axes[1],
-                    grid.plane[3], 0.05, 0.35, 0.4, 1.2 if has_plane else -1e9, comps.n + 1,
-                    origin)
-                if n_split:
-                    self._split_off(grid, comps, origin, n_split)
+            origin = np.empty(comps.n + 1, np.int32)
+            n_split = R.split_side_by_side(
+                grid.P, grid.labels, comps.stats, comps.kind, 0.7, grid.axes[0], grid.axes[1],
+                grid.plane[3], 0.05, 0.35, 0.4, 1.2 if has_plane else -1e9, comps.n + 1, origin)
+            if n_split:
+                self._split_off(grid, comps, origin, n_split)
         if has_plane and cfg.corridor_cut_m > 0 and comps.counts[2]:
             trimmed = np.zeros(comps.n + 1, np.bool_)
-            if R.trim_to_corridor(grid.P, grid.labels, comps.stats, comps.kind == 2, grid.plane,
+            if R.trim_to_corridor(grid.P, grid.labels, comps.stats, comps.kind, grid.plane,
                                   grid.axes[1], grid.axes[2], cfg.corridor_cut_m,
                                   cfg.corridor_margin_m[0], cfg.corridor_margin_m[1], trimmed):
                 self._restat(grid, comps, trimmed)
 
-    def _score(self, stats: np.ndarray, feats: np.ndarray, plane: np.ndarray) -> tuple:
+    def _score(self, stats: np.ndarray, feats: np.ndarray, grid: _Grid) -> tuple:
         """(n + 1,) scores in [0, 1] (0 = not a person) and visible heights (metres)."""
         cfg = self.config
         limits = np.array([*cfg.height_range_m, *cfg.width_range_m, cfg.min_area_m2,
@@ -477,7 +474,7 @@ class PersonSegmenter:
                            cfg.typical_width_m[1]])
         scores = np.empty(len(stats))
         heights = np.empty(len(stats))
-        R.score_components(stats, feats, float(plane[3]), bool(plane.any()), limits, scores,
+        R.score_components(stats, feats, float(grid.plane[3]), grid.has_plane, limits, scores,
                            heights)
         return scores, heights
 
@@ -500,7 +497,8 @@ class PersonSegmenter:
 def _frame_axes(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit ``up`` (floor normal, else camera -y), ``lateral`` (camera x made horizontal) and
     ``forward`` (horizontal, away from the camera)."""
-    ux, uy, uz = (float(v) for v in plane[:3]) if plane.any() else (0.0, -1.0, 0.0)
+    nx, ny, nz, d = plane.tolist()
+    ux, uy, uz = (nx, ny, nz) if nx or ny or nz or d else (0.0, -1.0, 0.0)
     lx, ly, lz = 1.0 - ux * ux, -ux * uy, -ux * uz
     norm = math.sqrt(lx * lx + ly * ly + lz * lz)
     lx, ly, lz = lx / norm, ly / norm, lz / norm
