@@ -1,6 +1,7 @@
 """Kinematic-regression net (Zhou et al. 2016, "Deep Kinematic Pose Regression") and baselines.
 
-A backbone (``nets.backbones``) and global average pooling feed an MLP head. Modes:
+A backbone (``nets.backbones``) and global average pooling (or, with ``spatial=k``, a k x k grid
+of reduced features) feed an MLP head. Modes:
   * 'kinematic': the head predicts the motion parameters Theta and the parameter-free forward
     kinematics layer (``core.kinematics.ForwardKinematics``) maps them to joints; trained with the
     joint loss of the paper's Eq. 3, 0.5 * ||F(Theta) - Y||^2. Any output is a valid skeleton:
@@ -64,6 +65,10 @@ class KinematicRegressor(nn.Module):
         hidden: width of the MLP's hidden layer.
         scale_range: (low, high) to also predict a per-sample global scale; None = skeleton's.
         root_init: key of ``ROOT_INITS``, the root rotation the untrained head predicts.
+        spatial: 0 = global average pooling of the last feature map (the paper's pooled head);
+            k > 0 = a 1x1 convolution to ``spatial_channels`` channels, average-pooled to a
+            k x k grid and flattened, so the head sees where features are (regressing positions
+            from a global average must encode them in the channels, which trains slowly).
 
     ``forward(x (B, C, H, W))`` returns a dict: ``joints`` (B, J, 3); for the kinematic modes also
     ``root_translation`` (B, 3), ``root_rotation`` (B, 3, 3), ``joint_angles`` (B, D) radians,
@@ -75,10 +80,14 @@ class KinematicRegressor(nn.Module):
     def __init__(self, skeleton: Skeleton | str | Path, backbone: str = 'resnet18',
                  width: float = 0.5, in_channels: int = 1, mode: str = 'kinematic',
                  hidden: int = 256, scale_range: tuple[float, float] | None = None,
-                 root_init: str = 'identity') -> None:
+                 root_init: str = 'identity', spatial: int = 0,
+                 spatial_channels: int = 64) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f'mode: expected one of {MODES}, got {mode!r}')
+        if spatial < 0 or spatial_channels < 1:
+            raise ValueError(f'spatial >= 0 and spatial_channels >= 1 expected, got {spatial}, '
+                             f'{spatial_channels}')
         if root_init not in ROOT_INITS:
             raise ValueError(f'root_init: expected one of {tuple(ROOT_INITS)}, got {root_init!r}')
         sk = skeleton if isinstance(skeleton, Skeleton) else Skeleton.load(skeleton)
@@ -90,7 +99,17 @@ class KinematicRegressor(nn.Module):
         self.backbone = build_backbone(backbone, width, in_channels)
         self._layout = self._output_layout()
         n_out = sum(n for _, n in self._layout)
-        self.mlp = nn.Sequential(nn.Linear(self.backbone.channels[1], hidden),
+        self.spatial = int(spatial)
+        if self.spatial:  # keep where things are: a coarse grid of reduced features, flattened
+            self.reduce = nn.Sequential(
+                nn.Conv2d(self.backbone.channels[1], spatial_channels, 1, bias=False),
+                nn.BatchNorm2d(spatial_channels), nn.ReLU(inplace=True),
+                nn.AdaptiveAvgPool2d(self.spatial), nn.Flatten())
+            n_feat = spatial_channels * self.spatial ** 2
+        else:
+            self.reduce = None
+            n_feat = self.backbone.channels[1]
+        self.mlp = nn.Sequential(nn.Linear(n_feat, hidden),
                                  nn.ReLU(inplace=True), nn.Linear(hidden, n_out))
         if mode == 'direct_joint':
             self.output_names: tuple[str, ...] = ('joints',)
@@ -162,7 +181,8 @@ class KinematicRegressor(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]:
         if not torch.jit.is_tracing() and (x.dim() != 4 or x.shape[1] != self.in_channels):
             raise ValueError(f'x: expected (B, {self.in_channels}, H, W), got {tuple(x.shape)}')
-        feat = self.backbone(x)[1].mean(dim=(2, 3))
+        fmap = self.backbone(x)[1]
+        feat = fmap.mean(dim=(2, 3)) if self.reduce is None else self.reduce(fmap)
         raw = self.mlp(feat)
         b = x.shape[0]
         if self.mode == 'direct_joint':

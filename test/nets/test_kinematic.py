@@ -110,6 +110,24 @@ def test_facing_camera_start_is_an_upright_person_facing_the_camera(body15):
         KinematicRegressor(body15, width=0.25, root_init='lying')
 
 
+def test_spatial_head_input_is_a_grid_of_reduced_features(body15):
+    """spatial=k: the MLP reads spatial_channels x k x k values (a grid keeping where features
+    are), spatial=0 the globally pooled layer-4 channels; both give valid skeletons."""
+    x = torch.randn(2, *SIZE)
+    for spatial, n_in in ((0, None), (2, 16 * 2 * 2)):
+        net = make(body15, spatial=spatial, spatial_channels=16)
+        if n_in is None:
+            n_in = net.backbone.channels[1]
+            assert net.reduce is None
+        assert net.mlp[0].in_features == n_in
+        with torch.no_grad():
+            out = net(x)
+        assert out['joints'].shape == (2, body15.num_joints, 3)
+        assert torch.isfinite(out['joints']).all()
+    with pytest.raises(ValueError, match='spatial'):
+        KinematicRegressor(body15, width=0.25, spatial=-1)
+
+
 def test_planar_root_rotates_about_its_axis_only():
     toy = Skeleton.load('toy_level2')
     with torch.no_grad():
@@ -155,9 +173,10 @@ def test_bad_arguments(body15):
         joint_loss(out['joints'], torch.zeros(1, 3, 3))
 
 
-def test_onnx_round_trip_with_forward_kinematics(body15, tmp_path):
+@pytest.mark.parametrize('spatial', [0, 2])
+def test_onnx_round_trip_with_forward_kinematics(body15, tmp_path, spatial):
     ort = pytest.importorskip('onnxruntime')
-    net = make(body15)
+    net = make(body15, spatial=spatial)
     path = tmp_path / 'kinematic.onnx'
     names = export_onnx(net, path, torch.randn(1, *SIZE))
     assert names == ('joints', 'root_translation', 'root_rotation', 'joint_angles')
