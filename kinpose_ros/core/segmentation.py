@@ -75,7 +75,7 @@ class SegmenterConfig:
     Attributes:
         grid_rows, grid_min_step: rows of the working grid; the subsampling step is
             ``max(grid_min_step, round(H / grid_rows))`` pixels (2 at 320x240, 4 at 640x480 by
-            default). ``grid_min_step=3`` makes a 320x240 frame about 1.6x cheaper (a 106 x 80
+            default). ``grid_min_step=3`` makes a 320x240 frame about 1.7x cheaper (a 106 x 80
             grid), at a cost in accuracy on some scenes (docs/benchmarks.md).
         max_depth_m: cells farther than this are background.
         floor: fit and remove a floor plane.
