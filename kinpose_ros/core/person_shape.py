@@ -75,10 +75,13 @@ def attach_fragments(zg: np.ndarray, labels: np.ndarray, kind: np.ndarray, a: fl
     """Attach fragments to the person-sized component they touch.
 
     Limbs reaching toward the camera (or away) change depth faster than the jump threshold
-    allows and come off the body. A fragment (``kind`` 1) with a cell 4-adjacent to a cell of
+    allows and come off the body. A fragment (``kind`` 1) with a cell 8-adjacent to a cell of
     a person-sized component (``kind`` 2) and a depth difference there below ``a + b z^2`` is
-    attached: ``parent[fragment] = person`` (``parent`` (n + 1,) int32, the identity on entry;
-    a fragment joins the first person found). Returns the number of attachments.
+    attached; a diagonal contact counts where both corner cells between lie farther than the
+    pair by that much (or have no depth): on a coarse grid a thin wrist seen against the
+    background may be sampled away, leaving the hand touching the forearm at a corner.
+    Attaching sets ``parent[fragment] = person`` (``parent`` (n + 1,) int32, the identity on
+    entry; a fragment joins the first person found). Returns the number of attachments.
     """
     Hg, Wg = labels.shape
     N = Hg * Wg
@@ -91,9 +94,15 @@ def attach_fragments(zg: np.ndarray, labels: np.ndarray, kind: np.ndarray, a: fl
             la = L[i]
             if la == 0:
                 continue
-            for j in (i + 1, i + Wg):  # right (within the row), then down
-                if j >= N or (j == i + 1 and gx == Wg - 1):
+            for d in range(4):  # right, down-left, down, down-right
+                if d == 0:
+                    if gx == Wg - 1:
+                        continue
+                    j = i + 1
+                elif gy == Hg - 1 or (d == 1 and gx == 0) or (d == 3 and gx == Wg - 1):
                     continue
+                else:
+                    j = i + Wg + d - 2
                 lb = L[j]
                 if lb == 0 or lb == la or kind[la] + kind[lb] != 3:
                     continue
@@ -101,9 +110,16 @@ def attach_fragments(zg: np.ndarray, labels: np.ndarray, kind: np.ndarray, a: fl
                 if parent[frag] != frag:
                     continue
                 z = min(z_[i], z_[j])
-                if abs(z_[i] - z_[j]) < a + b * z * z:
-                    parent[frag] = person
-                    n += 1
+                thr = a + b * z * z
+                if abs(z_[i] - z_[j]) >= thr:
+                    continue
+                if d == 1 or d == 3:  # diagonal: the two corner cells must lie behind
+                    c1, c2 = i + d - 2, i + Wg
+                    zf = max(z_[i], z_[j]) + thr
+                    if z_[c1] < zf or z_[c2] < zf:  # False for NaN: no depth is no evidence
+                        continue
+                parent[frag] = person
+                n += 1
     return n
 
 
@@ -195,29 +211,38 @@ def trim_to_corridor(P: np.ndarray, labels: np.ndarray, stats: np.ndarray, kind:
 
 
 # shape feature columns
-SF_TOP_W, SF_TOP_AREA, SF_LOW_EDGES, SF_LOW_HIDDEN = 0, 1, 2, 3
+SF_TOP_W, SF_TOP_AREA, SF_LOW_EDGES, SF_LOW_HIDDEN, SF_REMNANT = 0, 1, 2, 3, 4
 
 
 @nb.njit(**_JIT)
 def shape_features(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, stats: np.ndarray,
                    up: np.ndarray, lateral: np.ndarray, top_slice: float, low_slice: float,
-                   a: float, b: float, cell_area: float) -> np.ndarray:
-    """Per-label shape cues (n + 1, 4) float64 (``SF_*`` columns).
+                   a: float, b: float, cell_area: float, segmented: np.ndarray,
+                   keep: np.ndarray, ta: float, tb: float) -> np.ndarray:
+    """Per-label shape cues (n + 1, 5) float64 (``SF_*`` columns).
 
     top: lateral width and metric area of the cells within ``top_slice`` of the top (a
     person's head is narrow; a cabinet or table is as wide at the top as below). low: of the
     cells within ``low_slice`` of the bottom whose lower neighbour belongs elsewhere, how many
     and how many of those continue hidden (lower neighbour nearer by more than ``a + b z^2``,
     or the image's last row): a person's legs go on behind an occluder; a
-    picture on a wall ends in the wall.
+    picture on a wall ends in the wall. remnant: the fraction of the outline cells (a
+    4-neighbour in the image with another label) with a 4-neighbour on a removed plane
+    (``segmented`` before the plane removal of larger-than-person components, not ``keep``
+    after it) within ``ta + tb z^2`` of their depth: what is left of a wall after its plane
+    went (a door jamb, mixed pixels at an edge) continues into the removed surface; a person
+    stands out of the surface behind it.
     """
     Hg, Wg = labels.shape
     N = Hg * Wg
     L = labels.reshape(N)
     Pf = P.reshape(N, 3)
     z_ = zg.reshape(N)
+    seg_f = segmented.reshape(N)
+    keep_f = keep.reshape(N)
     m = stats.shape[0]
-    out = np.zeros((m, 4))
+    out = np.zeros((m, 5))
+    outline = np.zeros(m)
     wlo = np.full(m, 1e9)
     whi = np.full(m, -1e9)
     for gy in range(Hg):
@@ -227,6 +252,27 @@ def shape_features(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, stats: np.
             if k == 0:
                 continue
             x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+            edge = False
+            on_removed = False
+            tol = ta + tb * z * z
+            for d in range(4):  # left, right, up, down
+                if d == 0:
+                    j = i - 1 if gx > 0 else -1
+                elif d == 1:
+                    j = i + 1 if gx < Wg - 1 else -1
+                elif d == 2:
+                    j = i - Wg if gy > 0 else -1
+                else:
+                    j = i + Wg if gy < Hg - 1 else -1
+                if j < 0 or L[j] == k:
+                    continue
+                edge = True
+                if seg_f[j] and not keep_f[j] and abs(z_[j] - z) < tol:
+                    on_removed = True
+            if edge:
+                outline[k] += 1.0
+                if on_removed:
+                    out[k, SF_REMNANT] += 1.0
             u = up[0] * x + up[1] * y + up[2] * z
             if u >= stats[k, ST_UP1] - top_slice:
                 w = lateral[0] * x + lateral[1] * y + lateral[2] * z
@@ -247,6 +293,7 @@ def shape_features(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, stats: np.
                 out[k, SF_LOW_HIDDEN] += 1.0
     for k in range(m):
         out[k, SF_TOP_W] = max(whi[k] - wlo[k], 0.0)
+        out[k, SF_REMNANT] /= max(outline[k], 1.0)
     return out
 
 
@@ -262,13 +309,16 @@ def score_components(stats: np.ndarray, feats: np.ndarray, plane_d: float, has_p
     (down to the floor for those standing on it); returns how many score above 0.
 
     ``limits``: min/max height, min/max width (m), min area (m^2), typical height and
-    width lows (m), max width before a penalty (m). The score is a product of soft factors:
+    width lows (m), max width before a penalty (m), remnant fractions where the penalty starts
+    and ends (``SF_REMNANT``). The score is a product of soft factors:
     visible height (a lower bound when cut at the image top or bottom), top of the component
     above the floor (a head is 0.5-1 m up or more), width, area, how box-like the silhouette
     is (furniture fills its bounding box), a narrow head on top, support (standing on the
-    floor, or legs hidden behind something nearer), and cuts at the image's side borders.
+    floor, or legs hidden behind something nearer), cuts at the image's side borders, an
+    outline that continues into a removed wall plane (a remnant of the wall), and a forward
+    extent more than twice the height and the width.
     """
-    h_min, h_max, w_min, w_max, a_min, h_typ, w_typ, w_wide = limits[:8]
+    h_min, h_max, w_min, w_max, a_min, h_typ, w_typ, w_wide, rem0, rem1 = limits[:10]
     n_pos = 0
     for k in range(stats.shape[0]):
         scores[k] = 0.0
@@ -311,6 +361,10 @@ def score_components(stats: np.ndarray, feats: np.ndarray, plane_d: float, has_p
             s *= 0.4
         if cut_lr:
             s *= 0.7
+        s *= 1.0 - 0.9 * _ramp(feats[k, SF_REMNANT], rem0, rem1)
+        # reaching far back along the line of sight for its size: an object chained to the
+        # surfaces behind it through mixed pixels at its edge (people stay below ~1.9)
+        s *= 1.0 - 0.9 * _ramp((stats[k, ST_FWD1] - stats[k, ST_FWD0]) / max(h, w), 2.0, 2.5)
         scores[k] = s
         if s > 0.0:
             n_pos += 1

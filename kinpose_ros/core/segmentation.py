@@ -24,16 +24,21 @@ Algorithm (numba kernels in :mod:`~kinpose_ros.core.segmentation_kernels`,
    swallowed a person near it) - lose their dominant RANSAC plane and are relabelled
    (``split_rounds``).
 5. Person rules: limb fragments (a hand reaching toward the camera) join the person they
-   touch; parts of a person cut apart by something in front of them (a table top, another
-   person's arm) or by a depth step (a seated person's lap) are joined when one lies under
-   the other at nearly the same depth; a component holding people one behind the other is
+   touch (diagonally too, where a thin wrist against the background fell between cells);
+   parts of a person cut apart by something in front of them (a table top, another person's
+   arm) or by a depth step (a seated person's lap) are joined when one lies under the other
+   at nearly the same depth; a component holding people one behind the other is
    split at a gap in its depths, one holding people side by side at a valley of its
    top-height profile; below ``corridor_cut_m``, cells sticking out sideways from the upper
    body (furniture a person touches) are cut off.
 6. Score in [0, 1]: metric height (from the floor for people standing on it) and width,
    head height above the floor, area, how box-like the silhouette is, a narrow head on top,
    support (standing on the floor or legs hidden behind something nearer), cuts at the
-   image's sides. Partly visible people (image border, occluders) still qualify, scored lower.
+   image's sides, an outline continuing into a plane removed in step 4 at the same depth
+   (what is left of a wall: a door jamb, mixed pixels at an edge; a person stands out of the
+   wall behind it), a forward extent over twice the height and width (an object chained to
+   the surfaces behind it). Partly visible people (image border, occluders) still qualify,
+   scored lower.
 7. Full resolution: masks from the pixels of each chosen component's cells and their
    neighbours (depth-checked, floor excluded), boxes from the masks grown down to the floor
    under the feet; proposals sorted by the distance of their centroid from the camera.
@@ -115,6 +120,10 @@ class SegmenterConfig:
             it: people are upright, tables and chairs they touch stick out sideways.
         split_rounds: rounds of plane removal from components larger than a person.
         split_min_fraction: least inlier fraction for such a plane to be removed.
+        remnant_range: a component whose outline continues into a removed plane (see
+            ``person_shape.shape_features``) for more than the first fraction of its outline
+            cells is what is left of a wall (a door jamb), not a person standing in front of
+            it; its score falls to 0.1 of itself at the second.
         min_score: proposals scoring less are dropped.
         seed: RANSAC seed (the segmenter is deterministic).
     """
@@ -151,6 +160,7 @@ class SegmenterConfig:
     attach_jump: tuple = (0.5, 0.01)
     split_rounds: int = 3
     split_min_fraction: float = 0.3
+    remnant_range: tuple = (0.35, 0.45)
     min_score: float = 0.25
     seed: int = 0
 
@@ -287,11 +297,13 @@ class PersonSegmenter:
         self._cells(grid)
         comps = self._components(grid)
         self._person_rules(grid, comps)
+        cfg = self.config
         feats = R.shape_features(grid.P, grid.z, grid.labels, comps.stats, grid.axes[0],
-                                 grid.axes[1], 0.25, 0.15, self.config.jump[0],
-                                 self.config.jump[1], grid.cell_area)
+                                 grid.axes[1], 0.25, 0.15, cfg.jump[0], cfg.jump[1],
+                                 grid.cell_area, self._buffers['segmented'], grid.keep,
+                                 1.5 * cfg.plane_tolerance[0], 1.5 * cfg.plane_tolerance[1])
         scores, heights = self._score(comps.stats, feats, grid)
-        chosen = np.flatnonzero(scores >= self.config.min_score)
+        chosen = np.flatnonzero(scores >= cfg.min_score)
         return self._proposals(depth, intrinsics, grid, comps.stats, chosen, scores[chosen],
                                heights[chosen])
 
@@ -414,6 +426,8 @@ class PersonSegmenter:
         in their depths); those larger than a person (walls, a ceiling, floor left over) lose
         their dominant plane, and the rest is labelled again."""
         cfg = self.config
+        segmented = self._buffer('segmented', grid.keep.shape, np.bool_)
+        segmented[:] = grid.keep  # before plane removal: the remnant cue of the score
         for round_ in range(cfg.split_rounds + 1):
             comps = self._label(grid)
             n = comps.n
@@ -471,7 +485,7 @@ class PersonSegmenter:
         cfg = self.config
         limits = np.array([*cfg.height_range_m, *cfg.width_range_m, cfg.min_area_m2,
                            cfg.typical_height_m[0], cfg.typical_width_m[0],
-                           cfg.typical_width_m[1]])
+                           cfg.typical_width_m[1], *cfg.remnant_range])
         scores = np.empty(len(stats))
         heights = np.empty(len(stats))
         R.score_components(stats, feats, float(grid.plane[3]), grid.has_plane, limits, scores,

@@ -206,12 +206,17 @@ def test_bad_input_is_rejected():
 
 def test_real_itop_frame_has_exactly_one_person(shared_data):
     raw = np.load(shared_data / 'real_depth' / 'itop_side_train_000053.npy')
-    proposals = PersonSegmenter().segment(decode_depth(raw, '16UC1'), K)
-    assert len(proposals) == 1
-    x0, y0, x1, y1 = proposals[0].box_xyxy
-    # hand-checked on the image: head top at row ~59, hand tips at columns ~101 and ~212, feet
-    # at the bottom edge; a door frame ends at column ~92 (pillar at < 62) and furniture
-    # stands at columns >= 225 (and a chair from 210 below row 155)
-    assert x0 <= 104 and y0 <= 62 and x1 >= 210 and y1 >= 235
-    assert x0 >= 96 and y0 >= 50 and x1 <= 222
-    assert proposals[0].centroid_xyz[2] == pytest.approx(3.0, abs=0.2)
+    depth = decode_depth(raw, '16UC1')
+    good = []
+    for seed in range(12):  # RANSAC seeds: wall-plane removal differs, remnants must not pass
+        proposals = PersonSegmenter(SegmenterConfig(seed=seed)).segment(depth, K)
+        if len(proposals) != 1:
+            continue
+        x0, y0, x1, y1 = proposals[0].box_xyxy
+        # hand-checked on the image: head top at row ~59, hand tips at columns ~101 and ~212,
+        # feet at the bottom edge; a door frame ends at column ~92 (pillar at < 62) and
+        # furniture stands at columns >= 225 (and a chair from 210 below row 155)
+        good.append(x0 <= 104 and y0 <= 62 and x1 >= 210 and y1 >= 235
+                    and x0 >= 96 and y0 >= 50 and x1 <= 222
+                    and abs(proposals[0].centroid_xyz[2] - 3.0) < 0.2)
+    assert sum(good) >= 11, f'one person found for {sum(good)} of 12 seeds'
