@@ -222,10 +222,12 @@ def shape_features(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, stats: np.
     """Per-label shape cues (n + 1, 5) float64 (``SF_*`` columns).
 
     top: lateral width and metric area of the cells within ``top_slice`` of the top (a
-    person's head is narrow; a cabinet or table is as wide at the top as below). low: of the
-    cells within ``low_slice`` of the bottom whose lower neighbour belongs elsewhere, how many
-    and how many of those continue hidden (lower neighbour nearer by more than ``a + b z^2``,
-    or the image's last row): a person's legs go on behind an occluder; a
+    person's head is narrow; a cabinet or table is as wide at the top as below); the width
+    leaves out cells more than three standard deviations (at least 0.05 m) from the cells'
+    mean lateral position (a hand raised beside the head; a compact top keeps all its cells).
+    low: of the cells within ``low_slice`` of the bottom whose lower neighbour belongs
+    elsewhere, how many and how many of those continue hidden (lower neighbour nearer by more
+    than ``a + b z^2``, or the image's last row): a person's legs go on behind an occluder; a
     picture on a wall ends in the wall. remnant: the fraction of the outline cells (a
     4-neighbour in the image with another label) with a 4-neighbour on a removed plane
     (``segmented`` before the plane removal of larger-than-person components, not ``keep``
@@ -243,8 +245,7 @@ def shape_features(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, stats: np.
     m = stats.shape[0]
     out = np.zeros((m, 5))
     outline = np.zeros(m)
-    wlo = np.full(m, 1e9)
-    whi = np.full(m, -1e9)
+    wsum = np.zeros((m, 3))  # top cells: count, sum and sum of squares of lateral positions
     for gy in range(Hg):
         for gx in range(Wg):
             i = gy * Wg + gx
@@ -276,8 +277,9 @@ def shape_features(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, stats: np.
             u = up[0] * x + up[1] * y + up[2] * z
             if u >= stats[k, ST_UP1] - top_slice:
                 w = lateral[0] * x + lateral[1] * y + lateral[2] * z
-                wlo[k] = min(wlo[k], w)
-                whi[k] = max(whi[k], w)
+                wsum[k, 0] += 1.0
+                wsum[k, 1] += w
+                wsum[k, 2] += w * w
                 out[k, SF_TOP_AREA] += cell_area * z * z
             if u > stats[k, ST_UP0] + low_slice:
                 continue
@@ -291,6 +293,26 @@ def shape_features(P: np.ndarray, zg: np.ndarray, labels: np.ndarray, stats: np.
             out[k, SF_LOW_EDGES] += 1.0
             if z_[j] < z - (a + b * z * z):  # False for NaN: no depth is no evidence
                 out[k, SF_LOW_HIDDEN] += 1.0
+    mean = np.zeros(m)
+    band = np.zeros(m)
+    for k in range(m):
+        if wsum[k, 0] > 0:
+            mean[k] = wsum[k, 1] / wsum[k, 0]
+            var = max(wsum[k, 2] / wsum[k, 0] - mean[k] * mean[k], 0.0)
+            band[k] = max(3.0 * np.sqrt(var), 0.05)
+    wlo = np.full(m, 1e9)
+    whi = np.full(m, -1e9)
+    for i in range(N):
+        k = L[i]
+        if k == 0:
+            continue
+        x, y, z = Pf[i, 0], Pf[i, 1], Pf[i, 2]
+        if up[0] * x + up[1] * y + up[2] * z < stats[k, ST_UP1] - top_slice:
+            continue
+        w = lateral[0] * x + lateral[1] * y + lateral[2] * z
+        if abs(w - mean[k]) <= band[k]:
+            wlo[k] = min(wlo[k], w)
+            whi[k] = max(whi[k], w)
     for k in range(m):
         out[k, SF_TOP_W] = max(whi[k] - wlo[k], 0.0)
         out[k, SF_REMNANT] /= max(outline[k], 1.0)
