@@ -6,8 +6,9 @@ are no ground-truth boxes at run time.
 Algorithm (numba kernels in :mod:`~kinpose_ros.core.segmentation_kernels`,
 :mod:`~kinpose_ros.core.plane_fit` and :mod:`~kinpose_ros.core.person_shape`)
 -------------------------------------------------------------------------------------------
-1. Grid: subsample the depth image to about ``grid_rows`` rows (step 2 at 320x240, 4 at
-   640x480; never finer than ``grid_min_step``) and unproject the cells. Thresholds grow
+1. Grid: subsample the depth image to about ``grid_rows`` rows, never finer than
+   ``grid_min_step`` (step 3, a 106 x 80 grid, at 320x240; 4 at 640x480) and unproject the
+   cells. Thresholds grow
    with depth as ``a + b z^2`` (noise and disparity quantisation of structured light).
 2. Floor: RANSAC on plausible floor cells (local normal within ``floor_max_tilt_deg`` of
    camera up), hypotheses from one cell and its normal or from three nearby cells, with the
@@ -79,9 +80,10 @@ class SegmenterConfig:
 
     Attributes:
         grid_rows, grid_min_step: rows of the working grid; the subsampling step is
-            ``max(grid_min_step, round(H / grid_rows))`` pixels (2 at 320x240, 4 at 640x480 by
-            default). ``grid_min_step=3`` makes a 320x240 frame about 1.7x cheaper (a 106 x 80
-            grid), at a cost in accuracy on some scenes (docs/benchmarks.md).
+            ``max(grid_min_step, round(H / grid_rows))`` pixels (3 at 320x240, 4 at 640x480 by
+            default). ``grid_min_step=1`` gives step 2 at 320x240 (1.7x the cost, about the
+            same accuracy, docs/benchmarks.md); use it for images of fewer than ~200 rows,
+            where step 3 leaves too few cells per person.
         max_depth_m: cells farther than this are background.
         floor: fit and remove a floor plane.
         floor_max_tilt_deg: largest angle between the floor normal and camera up (-y).
@@ -129,7 +131,7 @@ class SegmenterConfig:
     """
 
     grid_rows: int = 120
-    grid_min_step: int = 1
+    grid_min_step: int = 3
     max_depth_m: float = 10.0
     floor: bool = True
     floor_max_tilt_deg: float = 65.0

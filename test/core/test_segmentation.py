@@ -185,14 +185,15 @@ def test_larger_images_use_a_coarser_grid():
     assert _iou(p.box_xyxy, _true_box(0.0, 3.5, k=k)) > 0.9
 
 
-def test_a_coarser_minimum_step_still_finds_people():
-    seg = PersonSegmenter(SegmenterConfig(grid_min_step=3))
+def test_grid_steps_at_320x240():
     people = [(-0.8, 3.0), (0.9, 4.5)]
-    proposals = seg.segment(render(people), K)
-    assert seg._buffers['z'].shape == (80, 106)  # step 3 instead of 2 at 320x240
-    assert len(proposals) == 2
-    for p, (x, z) in zip(proposals, people):
-        assert _iou(p.box_xyxy, _true_box(x, z)) > 0.9
+    for min_step, shape in ((3, (80, 106)), (1, (120, 160))):  # the default, then step 2
+        seg = PersonSegmenter(SegmenterConfig(grid_min_step=min_step))
+        proposals = seg.segment(render(people), K)
+        assert seg._buffers['z'].shape == shape
+        assert len(proposals) == 2
+        for p, (x, z) in zip(proposals, people):
+            assert _iou(p.box_xyxy, _true_box(x, z)) > 0.9
 
 
 def test_bad_input_is_rejected():
@@ -207,16 +208,18 @@ def test_bad_input_is_rejected():
 def test_real_itop_frame_has_exactly_one_person(shared_data):
     raw = np.load(shared_data / 'real_depth' / 'itop_side_train_000053.npy')
     depth = decode_depth(raw, '16UC1')
-    good = []
-    for seed in range(12):  # RANSAC seeds: wall-plane removal differs, remnants must not pass
-        proposals = PersonSegmenter(SegmenterConfig(seed=seed)).segment(depth, K)
-        if len(proposals) != 1:
-            continue
-        x0, y0, x1, y1 = proposals[0].box_xyxy
-        # hand-checked on the image: head top at row ~59, hand tips at columns ~101 and ~212,
-        # feet at the bottom edge; a door frame ends at column ~92 (pillar at < 62) and
-        # furniture stands at columns >= 225 (and a chair from 210 below row 155)
-        good.append(x0 <= 104 and y0 <= 62 and x1 >= 210 and y1 >= 235
-                    and x0 >= 96 and y0 >= 50 and x1 <= 222
-                    and abs(proposals[0].centroid_xyz[2] - 3.0) < 0.2)
-    assert sum(good) >= 11, f'one person found for {sum(good)} of 12 seeds'
+    for min_step in (3, 1):  # grid step 3 (the default) and 2
+        good = []
+        for seed in range(12):  # RANSAC seeds: wall-plane removal differs, remnants must not pass
+            cfg = SegmenterConfig(grid_min_step=min_step, seed=seed)
+            proposals = PersonSegmenter(cfg).segment(depth, K)
+            if len(proposals) != 1:
+                continue
+            x0, y0, x1, y1 = proposals[0].box_xyxy
+            # hand-checked on the image: head top at row ~59, hand tips at columns ~101 and
+            # ~212, feet at the bottom edge; a door frame ends at column ~92 (pillar at < 62)
+            # and furniture stands at columns >= 225 (and a chair from 210 below row 155)
+            good.append(x0 <= 104 and y0 <= 62 and x1 >= 210 and y1 >= 235
+                        and x0 >= 96 and y0 >= 50 and x1 <= 222
+                        and abs(proposals[0].centroid_xyz[2] - 3.0) < 0.2)
+        assert sum(good) >= 11, f'step {min_step}: one person for {sum(good)} of 12 seeds'
