@@ -157,11 +157,11 @@ class SegmenterConfig:
     join_margin_m: tuple = (0.15, 0.3)
     join_votes: float = 0.3
     depth_gap_m: float = 0.3
-    corridor_cut_m: float = 0.85
+    corridor_cut_m: float = 1.0
     corridor_margin_m: tuple = (0.25, 0.3)
     attach_jump: tuple = (0.5, 0.01)
     split_rounds: int = 3
-    split_min_fraction: float = 0.3
+    split_min_fraction: float = 0.2
     remnant_range: tuple = (0.35, 0.45)
     min_score: float = 0.25
     seed: int = 0
