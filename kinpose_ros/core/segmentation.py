@@ -154,8 +154,8 @@ class SegmenterConfig:
     fragment_max_m: float = 0.6
     join_jump_m: float = 0.4
     join_gap_m: float = 0.8
-    join_margin_m: tuple = (0.15, 0.3)
-    join_votes: float = 0.3
+    join_margin_m: tuple = (0.25, 0.3)
+    join_votes: float = 0.2
     depth_gap_m: float = 0.3
     corridor_cut_m: float = 1.0
     corridor_margin_m: tuple = (0.25, 0.3)
