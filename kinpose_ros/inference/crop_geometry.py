@@ -15,9 +15,10 @@ import numpy as np
 
 from kinpose_ros.core.camera import Intrinsics
 from kinpose_ros.core.depth import CropInfo, crop_depth_batch
-from kinpose_ros.inference.model_card import ModelCard
+from kinpose_ros.inference.model_card import PLANE_DEPTH_UNIT_M, ModelCard
 
-__all__ = ['Decoded', 'crop_boxes', 'decode_outputs', 'make_crops', 'project_points']
+__all__ = ['Decoded', 'crop_boxes', 'crop_centres', 'decode_outputs', 'geometry_planes',
+           'make_crops', 'project_points']
 
 
 def crop_boxes(proposals: list, intrinsics: Intrinsics, card: ModelCard) -> np.ndarray:
@@ -52,19 +53,53 @@ def make_crops(depth_m: np.ndarray, intrinsics: Intrinsics, proposals: list,
         ValueError: a card whose input has more than one channel (RGB-D crops are not built
             here yet).
     """
-    if card.input.channels != 1:
-        raise ValueError(f'model {card.name!r}: input.channels {card.input.channels} - only '
-                         'depth-only (1 channel) models are supported by the estimator')
+    planes = list(card.input.planes or [])
+    if card.input.channels != 1 + len(planes):
+        raise ValueError(f'model {card.name!r}: input.channels {card.input.channels} - the '
+                         f"estimator builds depth crops (1 channel) plus the card's geometry "
+                         f'planes {planes}; RGB and RGB-D crops are not built here yet')
     norm = card.input.normalisation
     h, w = card.input_size
     if not proposals:
-        return np.zeros((0, 1, h, w), np.float32), []
+        return np.zeros((0, 1 + len(planes), h, w), np.float32), []
     centre = None
     if norm.center == 'proposal_centroid':
         centre = np.array([float(p.centroid_xyz[2]) for p in proposals])
     boxes = crop_boxes(proposals, intrinsics, card)
-    return crop_depth_batch(depth_m, boxes, (w, h), centre, 2.0 * norm.half_range_m,
-                            norm.fill_value)
+    crops, infos = crop_depth_batch(depth_m, boxes, (w, h), centre, 2.0 * norm.half_range_m,
+                                    norm.fill_value)
+    if planes:
+        values = geometry_planes(crop_centres(infos, intrinsics), planes)
+        extra = np.broadcast_to(values[:, :, None, None], (len(infos), len(planes), h, w))
+        crops = np.concatenate([crops, extra.astype(np.float32)], axis=1)
+    return crops, infos
+
+
+def crop_centres(infos: list[CropInfo], intrinsics: Intrinsics) -> np.ndarray:
+    """(N, 3) crop centre points: the crop box centre pixel unprojected at the centre depth
+    (NaN depth where the crop had no valid pixel); the origin of ``xyz_crop_centre`` outputs."""
+    n = len(infos)
+    centre_z = np.array([ci.center_depth_m for ci in infos], dtype=np.float64).reshape(n)
+    boxes = np.array([ci.box_xyxy for ci in infos], dtype=np.float64).reshape(n, 4)
+    # the box centre (pixel edges) minus half a pixel: pixel-centre coordinates
+    return _unproject(0.5 * (boxes[:, :2] + boxes[:, 2:]) - 0.5, centre_z, intrinsics)
+
+
+def geometry_planes(centres_xyz: np.ndarray, names: list[str],
+                    rotation_rad: np.ndarray | float = 0.0) -> np.ndarray:
+    """(N, len(names)) values of the card's constant input planes (``GEOMETRY_PLANES``) for crop
+    centre points (N, 3): 'ray_x', 'ray_y' = x / z, y / z turned by the crop's in-plane
+    rotation (training augmentation; 0 at run time), 'centre_depth' = z / PLANE_DEPTH_UNIT_M.
+    A centre without depth gives 0 (its crop is all fill value and decodes to NaN anyway)."""
+    c = np.asarray(centres_xyz, dtype=np.float64).reshape(-1, 3)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ray = c[:, :2] / c[:, 2:3]
+    rot = np.broadcast_to(np.asarray(rotation_rad, dtype=np.float64), (len(c),))
+    cos, sin = np.cos(rot), np.sin(rot)  # into crop axes: rotate by -rotation
+    ray = np.stack([cos * ray[:, 0] + sin * ray[:, 1], -sin * ray[:, 0] + cos * ray[:, 1]], 1)
+    table = {'ray_x': ray[:, 0], 'ray_y': ray[:, 1], 'centre_depth': c[:, 2] / PLANE_DEPTH_UNIT_M}
+    out = np.stack([table[name] for name in names], axis=1) if names else np.zeros((len(c), 0))
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 @dataclass
@@ -116,10 +151,7 @@ def decode_outputs(outputs: dict, infos: list[CropInfo], intrinsics: Intrinsics,
     n = len(infos)
     diag, offset, centre_z, half = _crop_params(infos) if n else (
         np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0))
-    # crop centre pixel in image coordinates: the box centre (edges) minus half a pixel
-    boxes = np.array([ci.box_xyxy for ci in infos]).reshape(n, 4)
-    centre_uv = 0.5 * (boxes[:, :2] + boxes[:, 2:]) - 0.5
-    centre_xyz = _unproject(centre_uv, centre_z, intrinsics)
+    centre_xyz = crop_centres(infos, intrinsics)
 
     def raw(name: str) -> np.ndarray:
         spec = card.output(name)

@@ -28,8 +28,8 @@ from typing import Any
 
 __all__ = [
     'CARD_FORMAT', 'CARD_VERSION', 'CENTER_RULES', 'BOX_RULES', 'DECODE_RULES', 'FAMILIES',
-    'UNITS', 'CropRule', 'InputSpec', 'ModelCard', 'ModelCardError', 'Normalisation',
-    'OutputSpec', 'card_path_for', 'family_outputs',
+    'GEOMETRY_PLANES', 'PLANE_DEPTH_UNIT_M', 'UNITS', 'CropRule', 'InputSpec', 'ModelCard',
+    'ModelCardError', 'Normalisation', 'OutputSpec', 'card_path_for', 'family_outputs',
 ]
 
 CARD_FORMAT = 'kinpose-model-card'
@@ -37,6 +37,12 @@ CARD_VERSION = 1
 FAMILIES = ('a2j', 'kinematic', 'lite', 'direct_joint')
 CENTER_RULES = ('crop_median', 'proposal_centroid')
 BOX_RULES = ('proposal_box', 'metric_cube')
+#: Constant input planes after the depth plane, each one value per crop (``input.planes``):
+#: the crop centre point's ray (x / z, y / z, turned into crop axes) and its depth in units of
+#: ``PLANE_DEPTH_UNIT_M``. They give a metric-crop net the geometry the crop itself no longer holds
+#: (``training.target_frame``).
+GEOMETRY_PLANES = ('ray_x', 'ray_y', 'centre_depth')
+PLANE_DEPTH_UNIT_M = 4.0
 DECODE_RULES = ('uvz_crop', 'xyz_crop_centre')
 ANGLE_RULES = ('native', 'ik')
 UNITS = ('crop_px', 'depth_normalised', 'confidence', 'm_crop_centre', 'rotation_matrix', 'rad',
@@ -93,6 +99,7 @@ class InputSpec:
     width: int = 160
     dtype: str = 'float32'
     normalisation: Normalisation = field(default_factory=Normalisation)
+    planes: list = field(default_factory=list)  # GEOMETRY_PLANES after the depth plane
 
 
 @dataclass
@@ -222,6 +229,13 @@ class ModelCard:
             _check(p, _pos_int(getattr(i, key)), f'input.{key}', 'a positive int',
                    getattr(i, key))
         _check(p, i.dtype == 'float32', 'input.dtype', "'float32'", i.dtype)
+        planes = i.planes if isinstance(i.planes, list) else None
+        _check(p, planes is not None and all(x in GEOMETRY_PLANES for x in planes)
+               and len(set(planes)) == len(planes), 'input.planes',
+               f'a list of distinct names from {GEOMETRY_PLANES}', i.planes)
+        if planes and _pos_int(i.channels):
+            _check(p, i.channels == 1 + len(planes), 'input.channels',
+                   f'1 (depth) + {len(planes)} planes = {1 + len(planes)}', i.channels)
         n = i.normalisation
         _check(p, n.center in CENTER_RULES, 'input.normalisation.center',
                f'one of {CENTER_RULES}', n.center)

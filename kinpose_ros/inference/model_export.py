@@ -117,7 +117,7 @@ def build_card(name: str, family: str, model_config: dict, skeleton, fields: dic
     return ModelCard(
         family=family, skeleton=_skeleton_field(skeleton),
         input=InputSpec(channels=int(model_config.get('in_channels', 1)), height=int(h),
-                        width=int(w), normalisation=norm),
+                        width=int(w), normalisation=norm, planes=list(inp.get('planes') or [])),
         outputs=outputs, crop=crop, onnx_file=onnx_file, opset=opset, batch=batch,
         model_config=dict(model_config), commit=commit,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),

@@ -69,6 +69,11 @@ class KinematicRegressor(nn.Module):
             k > 0 = a 1x1 convolution to ``spatial_channels`` channels, average-pooled to a
             k x k grid and flattened, so the head sees where features are (regressing positions
             from a global average must encode them in the channels, which trains slowly).
+        geometry_inputs: the last ``geometry_inputs`` of the ``in_channels`` input planes are
+            constant geometry planes (``inference.model_card.GEOMETRY_PLANES``: the crop
+            centre's ray and depth); the head reads them at one pixel, next to the image
+            features, and the backbone sees only the others. A metric crop loses exactly that
+            geometry, which bounds any net regressing metres from it (``training.target_frame``).
 
     ``forward(x (B, C, H, W))`` returns a dict: ``joints`` (B, J, 3); for the kinematic modes also
     ``root_translation`` (B, 3), ``root_rotation`` (B, 3, 3), ``joint_angles`` (B, D) radians,
@@ -81,13 +86,16 @@ class KinematicRegressor(nn.Module):
                  width: float = 0.5, in_channels: int = 1, mode: str = 'kinematic',
                  hidden: int = 256, scale_range: tuple[float, float] | None = None,
                  root_init: str = 'identity', spatial: int = 0,
-                 spatial_channels: int = 64) -> None:
+                 spatial_channels: int = 64, geometry_inputs: int = 0) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f'mode: expected one of {MODES}, got {mode!r}')
         if spatial < 0 or spatial_channels < 1:
             raise ValueError(f'spatial >= 0 and spatial_channels >= 1 expected, got {spatial}, '
                              f'{spatial_channels}')
+        if not 0 <= geometry_inputs < in_channels:
+            raise ValueError(f'geometry_inputs: expected 0 <= g < in_channels ({in_channels}), '
+                             f'got {geometry_inputs}')
         if root_init not in ROOT_INITS:
             raise ValueError(f'root_init: expected one of {tuple(ROOT_INITS)}, got {root_init!r}')
         sk = skeleton if isinstance(skeleton, Skeleton) else Skeleton.load(skeleton)
@@ -96,7 +104,8 @@ class KinematicRegressor(nn.Module):
         self.skeleton, self.mode, self.in_channels = sk, mode, in_channels
         self.scale_range = None if scale_range is None else tuple(map(float, scale_range))
         self.root_init = root_init
-        self.backbone = build_backbone(backbone, width, in_channels)
+        self.geometry_inputs = int(geometry_inputs)
+        self.backbone = build_backbone(backbone, width, in_channels - self.geometry_inputs)
         self._layout = self._output_layout()
         n_out = sum(n for _, n in self._layout)
         self.spatial = int(spatial)
@@ -109,6 +118,7 @@ class KinematicRegressor(nn.Module):
         else:
             self.reduce = None
             n_feat = self.backbone.channels[1]
+        n_feat += self.geometry_inputs
         self.mlp = nn.Sequential(nn.Linear(n_feat, hidden),
                                  nn.ReLU(inplace=True), nn.Linear(hidden, n_out))
         if mode == 'direct_joint':
@@ -181,8 +191,11 @@ class KinematicRegressor(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]:
         if not torch.jit.is_tracing() and (x.dim() != 4 or x.shape[1] != self.in_channels):
             raise ValueError(f'x: expected (B, {self.in_channels}, H, W), got {tuple(x.shape)}')
-        fmap = self.backbone(x)[1]
+        g = self.geometry_inputs
+        fmap = self.backbone(x[:, :x.shape[1] - g] if g else x)[1]
         feat = fmap.mean(dim=(2, 3)) if self.reduce is None else self.reduce(fmap)
+        if g:
+            feat = torch.cat([feat, x[:, x.shape[1] - g:, 0, 0]], dim=1)
         raw = self.mlp(feat)
         b = x.shape[0]
         if self.mode == 'direct_joint':

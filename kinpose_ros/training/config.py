@@ -59,6 +59,10 @@ class NormalisationConfig:
     z_unit_m: A2J / lite depth target unit, z_target = (z - centre) / z_unit_m (2 cm as in the
         paper, so that tau2 = 3 compares with crop pixels); the card's z output scale is
         half_range_m / z_unit_m.
+    planes: constant geometry planes after the depth plane (``inference.model_card``
+        ``GEOMETRY_PLANES``: the crop centre's ray and depth), for metric-crop nets that
+        regress metres (``training.target_frame``); the model's ``in_channels`` is then
+        1 + len(planes) and its ``geometry_inputs`` len(planes).
     """
 
     crop: str = 'proposal_box'
@@ -68,6 +72,7 @@ class NormalisationConfig:
     depth_range_m: float = 2.0
     fill_value: float = 1.0
     z_unit_m: float = 0.02
+    planes: list = field(default_factory=list)
 
     @property
     def half_range_m(self) -> float:
@@ -193,6 +198,25 @@ class TrainConfig:
                 and 0 <= n.box_margin < 2):
             raise ValueError(f'normalisation: expected depth_range_m, z_unit_m, cube_size_m > 0 '
                              f'and 0 <= box_margin < 2, got {n}')
+        self._check_planes()
+
+    def _check_planes(self) -> None:
+        from kinpose_ros.inference.model_card import GEOMETRY_PLANES
+
+        planes, m = list(self.normalisation.planes or []), self.model
+        if any(p not in GEOMETRY_PLANES for p in planes) or len(set(planes)) != len(planes):
+            raise ValueError(f'normalisation.planes: expected distinct names from '
+                             f'{GEOMETRY_PLANES}, got {planes}')
+        geo = int(m.args.get('geometry_inputs', 0))
+        if planes and (m.family not in ('kinematic', 'direct_joint') or geo != len(planes)
+                       or m.in_channels != 1 + len(planes)):
+            raise ValueError(f'normalisation.planes {planes}: needs model.family kinematic or '
+                             f'direct_joint with in_channels {1 + len(planes)} and args.'
+                             f'geometry_inputs {len(planes)}, got {m.family}, {m.in_channels} '
+                             f'and {geo}')
+        if geo and not planes:
+            raise ValueError(f'model.args.geometry_inputs {geo}: name the planes in '
+                             'normalisation.planes')
 
     def to_dict(self) -> dict:
         """Plain nested dict (tuples as lists): YAML-, JSON- and checkpoint-safe."""

@@ -65,8 +65,9 @@ def make_sample(frame: FrameRecord, cfg: TrainConfig, rng: np.random.Generator,
     """One training sample from ``frame`` (a random person unless ``person_index``).
 
     Returns:
-        dict with ``input`` (C=1, H, W) float32 and the targets of the module docstring, or
-        None when the chosen person gives no usable crop (no valid depth in it).
+        dict with ``input`` (C, H, W) float32 (depth, then ``normalisation.planes``) and the
+        targets of the module docstring, or None when the chosen person gives no usable crop
+        (no valid depth in it).
     """
     if not frame.people:
         return None
@@ -90,6 +91,15 @@ def make_sample(frame: FrameRecord, cfg: TrainConfig, rng: np.random.Generator,
     if metric:  # scale the person about the crop centre point: depth offsets grow with the zoom
         crop, _ = normalise_crop(centre + (z_m - centre) * np.float32(zoom), norm, centre)
     _erase(crop, cfg, rng)
+    if norm.planes:  # constant planes: the crop centre point's ray (crop axes) and depth
+        from kinpose_ros.inference.crop_geometry import geometry_planes
+
+        values = geometry_planes(geom.centre_point(centre, k)[None], list(norm.planes),
+                                 geom.rotation)[0]
+        crop = np.concatenate([crop[None], np.broadcast_to(
+            values[:, None, None].astype(np.float32), (len(values),) + crop.shape)])
+    else:
+        crop = crop[None]
     joints = person.joints_xyz
     uv = geom.image_to_crop(k.project(joints))
     z = (joints[:, 2] - centre) / norm.z_unit_m
@@ -99,7 +109,8 @@ def make_sample(frame: FrameRecord, cfg: TrainConfig, rng: np.random.Generator,
         rel *= zoom
     if not (np.isfinite(uv).all() and np.isfinite(rel).all()):
         return None
-    return {'input': crop[None], 'uv': uv.astype(np.float32), 'z': z.astype(np.float32),
+    return {'input': np.ascontiguousarray(crop), 'uv': uv.astype(np.float32),
+            'z': z.astype(np.float32),
             'joints': rel.astype(np.float32)}
 
 

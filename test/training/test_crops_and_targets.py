@@ -15,23 +15,27 @@ from kinpose_ros.training.model_eval import crop_people, decode_outputs
 SK = Skeleton.load('body15')
 
 
-def _cfg(family: str, crop: str, center: str) -> TrainConfig:
+def _cfg(family: str, crop: str, center: str, planes: tuple = ()) -> TrainConfig:
     args = ({'width': 0.125, 'head_width': 16, 'head_depth': 1} if family == 'a2j'
-            else {'width': 0.125, 'hidden': 16})
+            else {'width': 0.125, 'hidden': 16, 'geometry_inputs': len(planes)})
     cfg = TrainConfig.from_dict({
-        'model': {'family': family, 'input_size': [64, 48], 'args': args},
-        'normalisation': {'crop': crop, 'center': center},
+        'model': {'family': family, 'input_size': [64, 48], 'args': args,
+                  'in_channels': 1 + len(planes)},
+        'normalisation': {'crop': crop, 'center': center, 'planes': list(planes)},
         'data': {'source': 'fabricated', 'samples': 4, 'synth': {'size': [96, 72]}}})
     cfg.augment.enabled = False
     return cfg
 
 
-@pytest.mark.parametrize('family,crop,center', [
-    ('a2j', 'proposal_box', 'proposal_centroid'), ('a2j', 'proposal_box', 'crop_median'),
-    ('kinematic', 'metric_cube', 'proposal_centroid'), ('direct_joint', 'metric_cube',
-                                                        'crop_median')])
-def test_unaugmented_sample_is_the_runtime_crop_and_decodes_to_the_labels(family, crop, center):
-    cfg = _cfg(family, crop, center)
+@pytest.mark.parametrize('family,crop,center,planes', [
+    ('a2j', 'proposal_box', 'proposal_centroid', ()),
+    ('a2j', 'proposal_box', 'crop_median', ()),
+    ('kinematic', 'metric_cube', 'proposal_centroid', ()),
+    ('kinematic', 'metric_cube', 'proposal_centroid', ('ray_x', 'ray_y', 'centre_depth')),
+    ('direct_joint', 'metric_cube', 'crop_median', ('centre_depth',))])
+def test_unaugmented_sample_is_the_runtime_crop_and_decodes_to_the_labels(family, crop, center,
+                                                                          planes):
+    cfg = _cfg(family, crop, center, planes)
     card = build_card('t', family, model_config(cfg), SK, card_fields(cfg),
                       {'dynamic': True, 'max': 4}, '', 17, '')
     source = FabricatedSource(SK, seed=3, size=(96, 72))
@@ -39,7 +43,15 @@ def test_unaugmented_sample_is_the_runtime_crop_and_decodes_to_the_labels(family
         frame = source.frame(i)
         crops, infos, _ = crop_people(frame, card)
         sample = make_sample(frame, cfg, np.random.default_rng(0))
+        assert crops.shape[1] == 1 + len(planes)
         np.testing.assert_array_equal(crops[0], sample['input'])  # bit for bit
+        if planes:  # constant planes holding the crop centre's ray / depth
+            k, box = frame.intrinsics, np.asarray(infos[0].box_xyxy, dtype=np.float64)
+            centre = k.unproject(0.5 * (box[:2] + box[2:]) - 0.5, infos[0].center_depth_m)
+            want = {'ray_x': centre[0] / centre[2], 'ray_y': centre[1] / centre[2],
+                    'centre_depth': centre[2] / 4.0}
+            for p, name in enumerate(planes, start=1):
+                np.testing.assert_allclose(crops[0, p], want[name], rtol=1e-6)
         outputs = {o.name: np.zeros([1] + o.shape[1:], np.float32) for o in card.outputs}
         outputs.update({k: sample[k][None] for k in ('uv', 'z', 'joints') if k in outputs})
         xyz = decode_outputs(card, outputs, infos, frame.intrinsics)
