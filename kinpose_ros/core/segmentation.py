@@ -178,6 +178,8 @@ class SegmenterConfig:
             if not 0 <= lo < hi:
                 raise ValueError(f'SegmenterConfig.{name} must be (lo, hi) with 0 <= lo < hi, '
                                  f'got {getattr(self, name)}')
+        if not 0 <= self.min_score <= 1:
+            raise ValueError(f'SegmenterConfig.min_score must be in [0, 1], got {self.min_score}')
         for name in ('max_forward_m', 'max_area_m2', 'join_jump_m', 'join_gap_m'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'SegmenterConfig.{name} must be > 0, got '
@@ -305,7 +307,9 @@ class PersonSegmenter:
                                  grid.cell_area, self._buffers['segmented'], grid.keep,
                                  1.5 * cfg.plane_tolerance[0], 1.5 * cfg.plane_tolerance[1])
         scores, heights = self._score(comps.stats, feats, grid)
-        chosen = np.flatnonzero(scores >= cfg.min_score)
+        # label 0 is "no component"; a score of 0 means "not a person" even at min_score 0
+        chosen = np.flatnonzero((scores >= cfg.min_score) & (scores > 0))
+        chosen = chosen[(chosen > 0) & (comps.stats[chosen, K.ST_COUNT] > 0)]
         return self._proposals(depth, intrinsics, grid, comps.stats, chosen, scores[chosen],
                                heights[chosen])
 

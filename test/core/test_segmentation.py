@@ -203,6 +203,16 @@ def test_bad_input_is_rejected():
         SegmenterConfig(grid_rows=2)
     with pytest.raises(ValueError, match='grid_min_step'):
         SegmenterConfig(grid_min_step=0)
+    with pytest.raises(ValueError, match='min_score'):
+        SegmenterConfig(min_score=1.5)
+
+
+def test_min_score_zero_keeps_every_scored_component_without_crashing():
+    depth = render([(0.9, 5.0), (-0.6, 3.5)], wall_z=6.5)
+    everything = PersonSegmenter(SegmenterConfig(min_score=0.0)).segment(depth, K)
+    default = PersonSegmenter().segment(depth, K)
+    assert len(everything) >= len(default) == 2
+    assert all(p.score > 0 and p.num_pixels > 0 for p in everything)
 
 
 def test_real_itop_frame_has_exactly_one_person(shared_data):
