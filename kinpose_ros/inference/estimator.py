@@ -107,10 +107,11 @@ class PoseEstimator:
 
         self.config = config or EstimatorConfig()
         self.card = model if isinstance(model, ModelCard) else ModelCard.load(model)
-        if self.card.input.channels != 1:
+        planes = len(self.card.input.planes or [])
+        if self.card.input.channels != 1 + planes:
             raise ValueError(f'model {self.card.name!r}: input.channels '
-                             f'{self.card.input.channels}; the estimator builds depth-only crops '
-                             '(1 channel) so far')
+                             f'{self.card.input.channels}; the estimator builds depth crops '
+                             f"(1 channel) plus the card's {planes} geometry planes so far")
         self.skeleton = self.card.load_skeleton()
         self.tables = KinematicTables.of(self.skeleton)
         self._packed = pack_tables(self.skeleton)

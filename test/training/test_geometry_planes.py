@@ -70,3 +70,35 @@ def test_kinematic_net_reads_the_planes_in_its_head_not_its_backbone():
     assert a.shape == (2, 15, 3) and not torch.allclose(a, b)
     with pytest.raises(ValueError, match='geometry_inputs'):
         KinematicRegressor('body15', width=0.125, in_channels=1, geometry_inputs=1)
+
+
+def test_planes_model_exports_and_runs_in_the_estimator(tmp_path):
+    """A kinematic model with geometry planes through ONNX export, ONNX Runtime and the
+    estimator: the card names the planes and the estimator builds 4-channel crops."""
+    from kinpose_ros.core.camera import SENSOR_PRESETS
+    from kinpose_ros.core.skeleton import Skeleton
+    from kinpose_ros.inference.estimator import EstimatorConfig, PoseEstimator
+    from kinpose_ros.inference.model_card import ModelCard
+    from kinpose_ros.inference.model_export import export_model
+    from kinpose_ros.inference.sample_frames import person_params, sample_frame
+    from kinpose_ros.nets.checkpoint import build_model
+    from kinpose_ros.training.families import card_fields, model_config
+
+    cfg = TrainConfig.from_dict(_config(['ray_x', 'ray_y', 'centre_depth'], 4, 3))
+    sk = Skeleton.load('body15')
+    torch.manual_seed(0)
+    mc = model_config(cfg)
+    model = build_model('kinematic', mc, sk).eval()
+    report = export_model(model, 'kinematic', mc, sk, tmp_path / 'geo.onnx',
+                          card_fields=card_fields(cfg), check=True)
+    assert max(report.max_abs_error.values()) < 1e-3
+    card = ModelCard.load(report.card_path)
+    assert card.input.channels == 4 and card.input.planes == ['ray_x', 'ray_y', 'centre_depth']
+    k = SENSOR_PRESETS['itop']
+    rng = np.random.default_rng(0)
+    frame = sample_frame(k, np.array([person_params(sk, 0.4, 3.0, 0.0, 1.0, rng, 0.2)]), sk)
+    est = PoseEstimator(card, EstimatorConfig(backend='onnxruntime-cpu', threads=1))
+    result = est(frame.depth_m, k, stamp=0.0)
+    assert len(result.people) == 1
+    person = result.people[0]
+    assert np.isfinite(person.joints_xyz).all() and person.joint_angles is not None
