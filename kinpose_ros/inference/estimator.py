@@ -51,6 +51,13 @@ class EstimatorConfig:
 
     max_people: int = 4
     min_proposal_score: float = 0.0
+    # drop a person when mean(network confidence x surface agreement) x proposal score is below
+    # this, before tracking: furniture and wall pieces the segmenter proposes get a network
+    # that votes all over the crop. Confidence scales differ between models, so 0 (off) here;
+    # 0.02 suits the shipped a2j_body15 and is the pose node's default (docs/benchmarks.md,
+    # "Person score filter"). Models without a confidence output are filtered by surface
+    # agreement and proposal score only.
+    min_person_score: float = 0.0
     backend: str = 'auto'                 # see backends.BACKEND_KINDS
     threads: int | None = None            # CPU threads of the backend
     engine_precision: str = 'fp16'        # TensorRT: fp32 | fp16 | int8
@@ -203,7 +210,13 @@ class PoseEstimator:
         t = _lap(timings, 'infer', t)
         dec = decode_outputs(outputs, infos, intrinsics, self.card)
         surface = self._surface_factor(dec, depth_m)
+        if self.config.min_person_score > 0:
+            dec, surface, props = self._drop_unlikely(dec, surface, props)
         t = _lap(timings, 'decode', t)
+        if not props:
+            self.tracker.expire(stamp)
+            timings['total'] = (time.perf_counter() - t_start) * 1e3
+            return FrameResult([], timings, stamp, '')
         tracks = self.tracker.update(np.array([p.centroid_xyz for p in props]), stamp)
         t = _lap(timings, 'filter', t)
         fit = self._angles(dec, surface, tracks)
@@ -241,6 +254,18 @@ class PoseEstimator:
                  >= self.config.min_proposal_score]
         props.sort(key=lambda p: float(np.linalg.norm(p.centroid_xyz)))
         return props[:self.config.max_people]
+
+    def _drop_unlikely(self, dec: Decoded, surface: np.ndarray, props: list) -> tuple:
+        """Keep the people whose network score (mean of confidence x surface agreement, times
+        the proposal score) reaches ``min_person_score``."""
+        prop_score = np.array([float(getattr(p, 'score', 1.0)) for p in props])
+        score = np.nanmean(dec.confidence * surface, axis=1) * prop_score
+        keep = np.flatnonzero(score >= self.config.min_person_score)
+        if len(keep) == len(props):
+            return dec, surface, props
+        fields = {f: getattr(dec, f) for f in dec.__dataclass_fields__}
+        dec = Decoded(**{f: (v[keep] if v is not None else None) for f, v in fields.items()})
+        return dec, surface[keep], [props[i] for i in keep]
 
     def _surface_factor(self, dec: Decoded, depth_m: np.ndarray) -> np.ndarray:
         """(N, J) agreement of each joint with the measured surface (module docstring)."""

@@ -164,7 +164,13 @@ def test_oracle_joint_model_recovers_pose_with_high_confidence(small_models):
     est.reset()
     oracle.shift_m = 0.6
     shifted = est(frame.depth_m, K, stamp=1.0, proposals=oracle.props)
+    assert len(shifted.people) == 3
     assert all(p.confidence.mean() < 0.2 for p in shifted.people)
+    # ... which a person score threshold drops before tracking; the true poses stay
+    strict = PoseEstimator(card, EstimatorConfig(min_person_score=0.2), backend=oracle)
+    assert strict(frame.depth_m, K, stamp=1.0, proposals=oracle.props).people == []
+    oracle.shift_m = 0.0
+    assert len(strict(frame.depth_m, K, stamp=2.0, proposals=oracle.props).people) == 3
 
 
 def test_kinematic_model_gives_native_angles_without_ik(small_models):
@@ -223,3 +229,14 @@ def test_partial_person_at_the_image_border(small_models):
     np.testing.assert_allclose(p.joints_xyz, frame.joints_xyz[0], atol=1e-4)
     assert np.all(p.confidence[outside] <= 0.5)
     assert p.confidence[~outside].mean() > 0.7
+
+
+def test_threshold_table_counts_true_people_and_phantoms():
+    from kinpose_ros.tools.person_score import threshold_table
+
+    rows = np.array([[1, 0.9, 0.5], [1, 0.5, 0.01], [0, 0.0, 0.015], [0, 0.0, 0.3],
+                     [1, 0.8, np.nan]])
+    t0, t1 = threshold_table(rows, frames=2, thresholds=[0.0, 0.02])
+    assert t0['true_kept'] == 1.0 and t0['phantoms_per_frame'] == 1.0
+    assert t1['true_kept'] == pytest.approx(1 / 3) and t1['visible_true_kept'] == 0.5
+    assert t1['phantoms_per_frame'] == 0.5
