@@ -17,8 +17,8 @@ from kinpose_ros.core.camera import Intrinsics
 from kinpose_ros.core.depth import CropInfo, crop_depth_batch
 from kinpose_ros.inference.model_card import PLANE_DEPTH_UNIT_M, ModelCard
 
-__all__ = ['Decoded', 'crop_boxes', 'crop_centres', 'decode_outputs', 'geometry_planes',
-           'make_crops', 'project_points']
+__all__ = ['Decoded', 'crop_boxes', 'crop_centres', 'crop_pixel_scales', 'decode_outputs',
+           'geometry_planes', 'make_crops', 'project_points']
 
 
 def crop_boxes(proposals: list, intrinsics: Intrinsics, card: ModelCard) -> np.ndarray:
@@ -69,7 +69,8 @@ def make_crops(depth_m: np.ndarray, intrinsics: Intrinsics, proposals: list,
     crops, infos = crop_depth_batch(depth_m, boxes, (w, h), centre, 2.0 * norm.half_range_m,
                                     norm.fill_value)
     if planes:
-        values = geometry_planes(crop_centres(infos, intrinsics), planes)
+        values = geometry_planes(crop_centres(infos, intrinsics), planes,
+                                 pixel_scale=crop_pixel_scales(infos, intrinsics))
         extra = np.broadcast_to(values[:, :, None, None], (len(infos), len(planes), h, w))
         crops = np.concatenate([crops, extra.astype(np.float32)], axis=1)
     return crops, infos
@@ -85,12 +86,22 @@ def crop_centres(infos: list[CropInfo], intrinsics: Intrinsics) -> np.ndarray:
     return _unproject(0.5 * (boxes[:, :2] + boxes[:, 2:]) - 0.5, centre_z, intrinsics)
 
 
+def crop_pixel_scales(infos: list[CropInfo], intrinsics: Intrinsics) -> np.ndarray:
+    """(N, 2) image pixels per crop pixel divided by fx and fy: the change of x / z (y / z)
+    per crop pixel."""
+    boxes = np.array([ci.box_xyxy for ci in infos], dtype=np.float64).reshape(-1, 4)
+    size = np.array([ci.out_size for ci in infos], dtype=np.float64).reshape(-1, 2)
+    return (boxes[:, 2:] - boxes[:, :2]) / size / np.array([intrinsics.fx, intrinsics.fy])
+
+
 def geometry_planes(centres_xyz: np.ndarray, names: list[str],
-                    rotation_rad: np.ndarray | float = 0.0) -> np.ndarray:
+                    rotation_rad: np.ndarray | float = 0.0,
+                    pixel_scale: np.ndarray | None = None) -> np.ndarray:
     """(N, len(names)) values of the card's constant input planes (``GEOMETRY_PLANES``) for crop
     centre points (N, 3): 'ray_x', 'ray_y' = x / z, y / z turned by the crop's in-plane
-    rotation (training augmentation; 0 at run time), 'centre_depth' = z / PLANE_DEPTH_UNIT_M.
-    A centre without depth gives 0 (its crop is all fill value and decodes to NaN anyway)."""
+    rotation (training augmentation; 0 at run time), 'centre_depth' = z / PLANE_DEPTH_UNIT_M,
+    'px_scale_x', 'px_scale_y' = ``pixel_scale`` (N, 2) (``crop_pixel_scales``; required for
+    them). A centre without depth gives 0 (its crop is all fill value and decodes to NaN)."""
     c = np.asarray(centres_xyz, dtype=np.float64).reshape(-1, 3)
     with np.errstate(divide='ignore', invalid='ignore'):
         ray = c[:, :2] / c[:, 2:3]
@@ -98,6 +109,11 @@ def geometry_planes(centres_xyz: np.ndarray, names: list[str],
     cos, sin = np.cos(rot), np.sin(rot)  # into crop axes: rotate by -rotation
     ray = np.stack([cos * ray[:, 0] + sin * ray[:, 1], -sin * ray[:, 0] + cos * ray[:, 1]], 1)
     table = {'ray_x': ray[:, 0], 'ray_y': ray[:, 1], 'centre_depth': c[:, 2] / PLANE_DEPTH_UNIT_M}
+    if pixel_scale is not None:
+        ps = np.asarray(pixel_scale, dtype=np.float64).reshape(len(c), 2)
+        table.update(px_scale_x=ps[:, 0], px_scale_y=ps[:, 1])
+    elif {'px_scale_x', 'px_scale_y'} & set(names):
+        raise ValueError('geometry_planes: px_scale planes need pixel_scale')
     out = np.stack([table[name] for name in names], axis=1) if names else np.zeros((len(c), 0))
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 

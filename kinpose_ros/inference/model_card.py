@@ -38,10 +38,12 @@ FAMILIES = ('a2j', 'kinematic', 'lite', 'direct_joint')
 CENTER_RULES = ('crop_median', 'proposal_centroid')
 BOX_RULES = ('proposal_box', 'metric_cube')
 #: Constant input planes after the depth plane, each one value per crop (``input.planes``):
-#: the crop centre point's ray (x / z, y / z, turned into crop axes) and its depth in units of
-#: ``PLANE_DEPTH_UNIT_M``. They give a metric-crop net the geometry the crop itself no longer holds
-#: (``training.target_frame``).
-GEOMETRY_PLANES = ('ray_x', 'ray_y', 'centre_depth')
+#: the crop centre point's ray (x / z, y / z, turned into crop axes), its depth in units of
+#: ``PLANE_DEPTH_UNIT_M``, and the crop's pixel size (image pixels per crop pixel / focal
+#: length: a crop pixel offset times it is a change of x / z or y / z). They give a net the
+#: geometry the crop itself no longer holds (``training.target_frame``); with all five a net can
+#: unproject crop pixels exactly (``nets.hybrid``).
+GEOMETRY_PLANES = ('ray_x', 'ray_y', 'centre_depth', 'px_scale_x', 'px_scale_y')
 PLANE_DEPTH_UNIT_M = 4.0
 DECODE_RULES = ('uvz_crop', 'xyz_crop_centre')
 ANGLE_RULES = ('native', 'ik')

@@ -36,7 +36,8 @@ from kinpose_ros.core.rotations import rotation_6d_to_matrix
 from kinpose_ros.core.skeleton import Skeleton
 from kinpose_ros.nets.backbones import build_backbone
 
-__all__ = ['MODES', 'ROOT_INITS', 'KinematicRegressor', 'joint_loss', 'parameter_loss']
+__all__ = ['MODES', 'ROOT_INITS', 'KinematicRegressor', 'MotionParams', 'joint_loss',
+           'parameter_loss']
 
 MODES = ('kinematic', 'direct_joint', 'direct_parameter')
 
@@ -55,7 +56,121 @@ def _skew(axis: np.ndarray) -> np.ndarray:
     return np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
 
 
-class KinematicRegressor(nn.Module):
+class MotionParams:
+    """The motion-parameter half of a kinematic net (mixin for ``nn.Module`` subclasses): the
+    head's output layout, its rest-pose initialisation, the bounded parameterisation and the
+    forward-kinematics layer. The subclass sets ``skeleton``, ``mode``, ``scale_range`` and
+    ``root_init``, builds its head, then calls ``_setup_motion()`` and
+    ``_init_rest_pose(last_linear_layer)``; ``decode_params(raw)`` gives the forward dict."""
+
+    def _setup_motion(self) -> None:
+        self.fk = ForwardKinematics(self.skeleton)
+        f32 = torch.float32
+        sel = torch.zeros(len(self.skeleton.root_translation_axes), 3, dtype=f32)
+        for k, a in enumerate(self.skeleton.root_translation_axes):
+            sel[k, a] = 1.0
+        self.register_buffer('translation_select', sel, persistent=False)
+        self.register_buffer('dof_lower', torch.as_tensor(self.skeleton.dof_lower, dtype=f32),
+                             persistent=False)
+        dof_range = self.skeleton.dof_upper - self.skeleton.dof_lower
+        self.register_buffer('dof_range', torch.as_tensor(dof_range, dtype=f32),
+                             persistent=False)
+        axes = () if isinstance(self.skeleton.root_rotation, str) else self.fk.tables.root_axes
+        self.register_buffer('root_axis_K', torch.as_tensor(
+            np.array([_skew(a) for a in axes]).reshape(-1, 3, 3), dtype=f32), persistent=False)
+        self.output_names = ('joints', 'root_translation', 'root_rotation', 'joint_angles')
+        if self.scale_range is not None:
+            self.output_names += ('scale',)
+
+    def _output_layout(self) -> list[tuple[str, int]]:
+        """(name, size) slices of the head's output vector, in order."""
+        sk = self.skeleton
+        if self.mode == 'direct_joint':
+            return [('joints', sk.num_joints * 3)]
+        rot = {'free': 6, 'none': 0}.get(sk.root_rotation, 2 * sk.root_rotation_size)
+        layout = [('translation', len(sk.root_translation_axes)), ('rotation', rot),
+                  ('angles', sk.num_dofs)]
+        return layout + ([('scale', 1)] if self.scale_range is not None else [])
+
+    def _init_rest_pose(self, last: nn.Linear) -> None:
+        nn.init.normal_(last.weight, std=1e-3)
+        bias = []
+        for name, n in self._layout:
+            if name == 'rotation':
+                R0 = ROOT_INITS[self.root_init]  # first two columns: the 6-D form
+                per = [*R0[:, 0], *R0[:, 1]] if n == 6 else [1.0, 0.0] * (n // 2)
+                bias.append(torch.tensor(per[:n]))
+            elif name == 'angles':
+                sk = self.skeleton
+                frac = np.where(sk.dof_upper > sk.dof_lower,
+                                -sk.dof_lower / np.maximum(sk.dof_upper - sk.dof_lower, 1e-12),
+                                0.5)
+                frac = np.clip(frac, 1e-3, 1 - 1e-3)
+                bias.append(torch.as_tensor(np.log(frac / (1 - frac)), dtype=torch.float32))
+            else:
+                bias.append(torch.zeros(n))
+        with torch.no_grad():
+            last.bias.copy_(torch.cat(bias))
+
+    def _root_rotation(self, raw: torch.Tensor) -> torch.Tensor:
+        """Head slice -> (B, 3, 3): 6-D for a free root, (cos, sin) pairs for fixed axes."""
+        b = raw.shape[0]
+        if self.skeleton.root_rotation == 'free':
+            return rotation_6d_to_matrix(raw)
+        eye = torch.eye(3, dtype=raw.dtype, device=raw.device).expand(b, 3, 3)
+        rot = eye
+        for k in range(self.root_axis_K.shape[0]):
+            cs = raw[:, 2 * k:2 * k + 2]
+            cs = cs / (torch.sqrt((cs * cs).sum(dim=1, keepdim=True)) + 1e-8)
+            c, s = cs[:, :1, None], cs[:, 1:, None]
+            K = self.root_axis_K[k]
+            rot = rot @ (eye + s * K + (1 - c) * (K @ K))
+        return rot
+
+    def decode_params(self, raw: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Head outputs (B, P) in ``_layout`` order -> the forward dict (FK joints, ...)."""
+        parts, start = {}, 0
+        for name, n in self._layout:
+            parts[name] = raw[:, start:start + n]
+            start += n
+        translation = parts['translation'] @ self.translation_select
+        rotation = self._root_rotation(parts['rotation'])
+        angles = self.dof_lower + self.dof_range * torch.sigmoid(parts['angles'])
+        if self.scale_range is None:
+            scale = torch.ones_like(raw[:, 0])
+            joints, transforms = self.fk(translation, rotation, angles)
+        else:
+            lo, hi = self.scale_range
+            scale = lo + (hi - lo) * torch.sigmoid(parts['scale'][:, 0])
+            joints, transforms = self.fk(translation, rotation, angles, scale)
+        return {'joints': joints, 'root_translation': translation, 'root_rotation': rotation,
+                'joint_angles': angles, 'transforms': transforms, 'scale': scale}
+
+    def export_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Tensor-only outputs for export, in the order of ``output_names``."""
+        out = self.forward(x)
+        return tuple(out[name] for name in self.output_names)
+
+    def loss(self, outputs: dict[str, torch.Tensor | None],
+             target_joints: torch.Tensor | None = None,
+             target_params: torch.Tensor | None = None) -> torch.Tensor:
+        """The mode's training loss: ``joint_loss`` for 'kinematic' and 'direct_joint';
+        ``parameter_loss`` against ``target_params`` (B, P), the skeleton's motion-parameter
+        vector (``Skeleton.param_names`` order), for 'direct_parameter'."""
+        if self.mode != 'direct_parameter':
+            if target_joints is None:
+                raise ValueError(f'target_joints: mode {self.mode!r} needs (B, J, 3) targets')
+            return joint_loss(outputs['joints'], target_joints)
+        if target_params is None or target_params.shape[-1] != self.skeleton.num_params:
+            found = None if target_params is None else tuple(target_params.shape)
+            raise ValueError(f'target_params: mode direct_parameter needs (B, '
+                             f'{self.skeleton.num_params}) motion parameters, got {found}')
+        t, R, angles = split_params(self.fk.tables, target_params)
+        return parameter_loss(outputs, t, R, angles)
+
+
+
+class KinematicRegressor(MotionParams, nn.Module):
     """Backbone + pooled MLP head + (for the kinematic modes) differentiable forward kinematics.
 
     Args:
@@ -124,69 +239,8 @@ class KinematicRegressor(nn.Module):
         if mode == 'direct_joint':
             self.output_names: tuple[str, ...] = ('joints',)
             return
-        self.fk = ForwardKinematics(sk)
-        f32 = torch.float32
-        sel = torch.zeros(len(sk.root_translation_axes), 3, dtype=f32)
-        for k, a in enumerate(sk.root_translation_axes):
-            sel[k, a] = 1.0
-        self.register_buffer('translation_select', sel, persistent=False)
-        self.register_buffer('dof_lower', torch.as_tensor(sk.dof_lower, dtype=f32),
-                             persistent=False)
-        self.register_buffer('dof_range', torch.as_tensor(sk.dof_upper - sk.dof_lower, dtype=f32),
-                             persistent=False)
-        axes = () if isinstance(sk.root_rotation, str) else self.fk.tables.root_axes
-        self.register_buffer('root_axis_K', torch.as_tensor(
-            np.array([_skew(a) for a in axes]).reshape(-1, 3, 3), dtype=f32), persistent=False)
-        self.output_names = ('joints', 'root_translation', 'root_rotation', 'joint_angles')
-        if self.scale_range is not None:
-            self.output_names += ('scale',)
-        self._init_rest_pose()
-
-    def _output_layout(self) -> list[tuple[str, int]]:
-        """(name, size) slices of the head's output vector, in order."""
-        sk = self.skeleton
-        if self.mode == 'direct_joint':
-            return [('joints', sk.num_joints * 3)]
-        rot = {'free': 6, 'none': 0}.get(sk.root_rotation, 2 * sk.root_rotation_size)
-        layout = [('translation', len(sk.root_translation_axes)), ('rotation', rot),
-                  ('angles', sk.num_dofs)]
-        return layout + ([('scale', 1)] if self.scale_range is not None else [])
-
-    def _init_rest_pose(self) -> None:
-        last = self.mlp[-1]
-        nn.init.normal_(last.weight, std=1e-3)
-        bias = []
-        for name, n in self._layout:
-            if name == 'rotation':
-                R0 = ROOT_INITS[self.root_init]  # first two columns: the 6-D form
-                per = [*R0[:, 0], *R0[:, 1]] if n == 6 else [1.0, 0.0] * (n // 2)
-                bias.append(torch.tensor(per[:n]))
-            elif name == 'angles':
-                sk = self.skeleton
-                frac = np.where(sk.dof_upper > sk.dof_lower,
-                                -sk.dof_lower / np.maximum(sk.dof_upper - sk.dof_lower, 1e-12),
-                                0.5)
-                frac = np.clip(frac, 1e-3, 1 - 1e-3)
-                bias.append(torch.as_tensor(np.log(frac / (1 - frac)), dtype=torch.float32))
-            else:
-                bias.append(torch.zeros(n))
-        with torch.no_grad():
-            last.bias.copy_(torch.cat(bias))
-
-    def _root_rotation(self, raw: torch.Tensor) -> torch.Tensor:
-        """Head slice -> (B, 3, 3): 6-D for a free root, (cos, sin) pairs for fixed axes."""
-        b = raw.shape[0]
-        if self.skeleton.root_rotation == 'free':
-            return rotation_6d_to_matrix(raw)
-        eye = torch.eye(3, dtype=raw.dtype, device=raw.device).expand(b, 3, 3)
-        rot = eye
-        for k in range(self.root_axis_K.shape[0]):
-            cs = raw[:, 2 * k:2 * k + 2]
-            cs = cs / (torch.sqrt((cs * cs).sum(dim=1, keepdim=True)) + 1e-8)
-            c, s = cs[:, :1, None], cs[:, 1:, None]
-            K = self.root_axis_K[k]
-            rot = rot @ (eye + s * K + (1 - c) * (K @ K))
-        return rot
+        self._setup_motion()
+        self._init_rest_pose(self.mlp[-1])
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]:
         if not torch.jit.is_tracing() and (x.dim() != 4 or x.shape[1] != self.in_channels):
@@ -202,44 +256,7 @@ class KinematicRegressor(nn.Module):
             return {'joints': raw.reshape(b, -1, 3), 'root_translation': None,
                     'root_rotation': None, 'joint_angles': None, 'transforms': None,
                     'scale': None}
-        parts, start = {}, 0
-        for name, n in self._layout:
-            parts[name] = raw[:, start:start + n]
-            start += n
-        translation = parts['translation'] @ self.translation_select
-        rotation = self._root_rotation(parts['rotation'])
-        angles = self.dof_lower + self.dof_range * torch.sigmoid(parts['angles'])
-        if self.scale_range is None:
-            scale = torch.ones_like(raw[:, 0])
-            joints, transforms = self.fk(translation, rotation, angles)
-        else:
-            lo, hi = self.scale_range
-            scale = lo + (hi - lo) * torch.sigmoid(parts['scale'][:, 0])
-            joints, transforms = self.fk(translation, rotation, angles, scale)
-        return {'joints': joints, 'root_translation': translation, 'root_rotation': rotation,
-                'joint_angles': angles, 'transforms': transforms, 'scale': scale}
-
-    def export_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Tensor-only outputs for export, in the order of ``output_names``."""
-        out = self.forward(x)
-        return tuple(out[name] for name in self.output_names)
-
-    def loss(self, outputs: dict[str, torch.Tensor | None],
-             target_joints: torch.Tensor | None = None,
-             target_params: torch.Tensor | None = None) -> torch.Tensor:
-        """The mode's training loss: ``joint_loss`` for 'kinematic' and 'direct_joint';
-        ``parameter_loss`` against ``target_params`` (B, P), the skeleton's motion-parameter
-        vector (``Skeleton.param_names`` order), for 'direct_parameter'."""
-        if self.mode != 'direct_parameter':
-            if target_joints is None:
-                raise ValueError(f'target_joints: mode {self.mode!r} needs (B, J, 3) targets')
-            return joint_loss(outputs['joints'], target_joints)
-        if target_params is None or target_params.shape[-1] != self.skeleton.num_params:
-            found = None if target_params is None else tuple(target_params.shape)
-            raise ValueError(f'target_params: mode direct_parameter needs (B, '
-                             f'{self.skeleton.num_params}) motion parameters, got {found}')
-        t, R, angles = split_params(self.fk.tables, target_params)
-        return parameter_loss(outputs, t, R, angles)
+        return self.decode_params(raw)
 
 
 def joint_loss(joints: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

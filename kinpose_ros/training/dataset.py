@@ -94,8 +94,10 @@ def make_sample(frame: FrameRecord, cfg: TrainConfig, rng: np.random.Generator,
     if norm.planes:  # constant planes: the crop centre point's ray (crop axes) and depth
         from kinpose_ros.inference.crop_geometry import geometry_planes
 
+        x0, y0, x1, y1 = geom.box_xyxy
+        scale = np.array([[(x1 - x0) / w / k.fx, (y1 - y0) / h / k.fy]])
         values = geometry_planes(geom.centre_point(centre, k)[None], list(norm.planes),
-                                 geom.rotation)[0]
+                                 geom.rotation, scale)[0]
         crop = np.concatenate([crop[None], np.broadcast_to(
             values[:, None, None].astype(np.float32), (len(values),) + crop.shape)])
     else:

@@ -32,7 +32,9 @@ def _cfg(family: str, crop: str, center: str, planes: tuple = ()) -> TrainConfig
     ('a2j', 'proposal_box', 'crop_median', ()),
     ('kinematic', 'metric_cube', 'proposal_centroid', ()),
     ('kinematic', 'metric_cube', 'proposal_centroid', ('ray_x', 'ray_y', 'centre_depth')),
-    ('direct_joint', 'metric_cube', 'crop_median', ('centre_depth',))])
+    ('direct_joint', 'metric_cube', 'crop_median', ('centre_depth',)),
+    ('kinematic', 'proposal_box', 'proposal_centroid',
+     ('ray_x', 'ray_y', 'centre_depth', 'px_scale_x', 'px_scale_y'))])
 def test_unaugmented_sample_is_the_runtime_crop_and_decodes_to_the_labels(family, crop, center,
                                                                           planes):
     cfg = _cfg(family, crop, center, planes)
@@ -49,7 +51,9 @@ def test_unaugmented_sample_is_the_runtime_crop_and_decodes_to_the_labels(family
             k, box = frame.intrinsics, np.asarray(infos[0].box_xyxy, dtype=np.float64)
             centre = k.unproject(0.5 * (box[:2] + box[2:]) - 0.5, infos[0].center_depth_m)
             want = {'ray_x': centre[0] / centre[2], 'ray_y': centre[1] / centre[2],
-                    'centre_depth': centre[2] / 4.0}
+                    'centre_depth': centre[2] / 4.0,
+                    'px_scale_x': (box[2] - box[0]) / crops.shape[3] / k.fx,
+                    'px_scale_y': (box[3] - box[1]) / crops.shape[2] / k.fy}
             for p, name in enumerate(planes, start=1):
                 np.testing.assert_allclose(crops[0, p], want[name], rtol=1e-6)
         outputs = {o.name: np.zeros([1] + o.shape[1:], np.float32) for o in card.outputs}
