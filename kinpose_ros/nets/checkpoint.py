@@ -83,6 +83,16 @@ def build_model(family: str, model_config: dict, skeleton: Skeleton) -> nn.Modul
         if family in ('kinematic', 'direct_joint'):
             from kinpose_ros.nets.kinematic import KinematicRegressor  # noqa: PLC0415
 
+            if cfg.get('trunk', None) == 'a2j':  # the A2J + kinematic head hybrid
+                from kinpose_ros.nets.hybrid import A2JKinematic  # noqa: PLC0415
+
+                cfg.pop('trunk')
+                if family != 'kinematic':
+                    raise ValueError(f"model_config trunk 'a2j' needs family kinematic, got "
+                                     f'{family!r}')
+                if cfg.get('scale_range') is not None:
+                    cfg['scale_range'] = tuple(cfg['scale_range'])
+                return A2JKinematic(skeleton, hw, **cfg)
             mode = cfg.pop('mode', 'kinematic' if family == 'kinematic' else 'direct_joint')
             if (family == 'direct_joint') != (mode == 'direct_joint'):
                 raise ValueError(f'model_config.mode {mode!r} does not fit family {family!r}')

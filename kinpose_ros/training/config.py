@@ -39,6 +39,10 @@ class ModelConfig:
     input_size: tuple[int, int] = (128, 128)
     in_channels: int = 1
     args: dict = field(default_factory=dict)
+    # start from the weights of another run's checkpoint, placed under ``init_prefix`` (e.g.
+    # a trained A2J under 'a2j.' for the A2J + kinematic hybrid); ignored on --resume
+    init_checkpoint: str = ''
+    init_prefix: str = ''
 
 
 @dataclass
@@ -214,6 +218,12 @@ class TrainConfig:
                              f'direct_joint with in_channels {1 + len(planes)} and args.'
                              f'geometry_inputs {len(planes)}, got {m.family}, {m.in_channels} '
                              f'and {geo}')
+        if m.args.get('trunk') == 'a2j':
+            from kinpose_ros.nets.hybrid import PLANES
+
+            if planes != list(PLANES):
+                raise ValueError(f"model.args.trunk 'a2j': normalisation.planes must be "
+                                 f'{list(PLANES)}, got {planes}')
         if geo and not planes:
             raise ValueError(f'model.args.geometry_inputs {geo}: name the planes in '
                              'normalisation.planes')

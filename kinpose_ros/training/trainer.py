@@ -40,6 +40,24 @@ def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def load_initial_weights(model: torch.nn.Module, path: str | Path, prefix: str = '') -> int:
+    """Copy the weights of checkpoint ``path`` into ``model`` under ``prefix`` (e.g. a trained
+    A2J into the hybrid's ``a2j.``); every checkpoint tensor must find its place. Returns the
+    number of tensors copied."""
+    data = torch.load(path, map_location='cpu', weights_only=True)
+    if not isinstance(data, dict) or 'state_dict' not in data:
+        raise ValueError(f'model.init_checkpoint {path}: not a kinpose checkpoint')
+    own = model.state_dict()
+    state = {prefix + k: v for k, v in data['state_dict'].items()}
+    bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
+    if bad:
+        raise ValueError(f'model.init_checkpoint {path}: {len(bad)} tensors do not fit the model '
+                         f'under prefix {prefix!r}, e.g. {bad[:3]}')
+    own.update(state)
+    model.load_state_dict(own)
+    return len(state)
+
+
 class Trainer:
     """One training run. ``Trainer(cfg, out_dir, device).fit(resume=...)``.
 
@@ -66,7 +84,10 @@ class Trainer:
         self.family = cfg.model.family
         self.model_config = model_config(cfg)
         torch.manual_seed(cfg.seed)
-        self.model = build_model(self.family, self.model_config, self.skeleton).to(self.device)
+        self.model = build_model(self.family, self.model_config, self.skeleton)
+        if cfg.model.init_checkpoint:
+            load_initial_weights(self.model, cfg.model.init_checkpoint, cfg.model.init_prefix)
+        self.model = self.model.to(self.device)
         self.net = self.model
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == 'cuda' else None
