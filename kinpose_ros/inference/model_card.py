@@ -354,8 +354,11 @@ def card_path_for(path: str | Path) -> Path:
 
 
 def family_outputs(family: str, num_joints: int, num_dofs: int,
-                   with_scale: bool = False, z_scale: float = 1.0) -> list[OutputSpec]:
-    """The output specs a network of ``family`` exports (``nets`` ``output_names`` order)."""
+                   with_scale: bool = False, z_scale: float = 1.0,
+                   with_confidence: bool = False) -> list[OutputSpec]:
+    """The output specs a network of ``family`` exports (``nets`` ``output_names`` order);
+    ``with_confidence``: a kinematic net that also gives per-joint confidence (the A2J
+    hybrid)."""
     def spec(name: str, scale: float = 1.0) -> OutputSpec:
         unit, tail = _OUTPUT_TABLE[name]
         shape = ['batch'] + [{'J': num_joints, 'D': num_dofs}.get(t, t) for t in tail]
@@ -367,6 +370,7 @@ def family_outputs(family: str, num_joints: int, num_dofs: int,
         return [spec('joints')]
     if family == 'kinematic':
         names = ['joints', *_NATIVE] + (['scale'] if with_scale else [])
+        names += ['confidence'] if with_confidence else []
         return [spec(n) for n in names]
     raise ModelCardError(f'family: expected one of {FAMILIES}, got {family!r}')
 

@@ -109,7 +109,8 @@ def build_card(name: str, family: str, model_config: dict, skeleton, fields: dic
     scales = dict(fields.pop('output_scales', None) or {})
     outputs = family_outputs(family, skeleton.num_joints, skeleton.num_dofs,
                              with_scale=model_config.get('scale_range') is not None,
-                             z_scale=float(scales.get('z', 1.0)))
+                             z_scale=float(scales.get('z', 1.0)),
+                             with_confidence=model_config.get('trunk') == 'a2j')
     known = {'name', 'description', 'training', 'metrics', 'crop'}
     extra = {k: v for k, v in fields.items() if k in known}
     crop = CropRule(**(extra.pop('crop', None) or {}))

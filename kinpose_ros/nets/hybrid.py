@@ -52,14 +52,14 @@ class A2JKinematic(MotionParams, nn.Module):
     ``forward(x)`` returns the kinematic dict (``joints`` (B, J, 3) metres relative to the crop
     centre point, ``root_translation``, ``root_rotation``, ``joint_angles``, ``transforms``,
     ``scale``) plus ``a2j_joints`` (B, J, 3), A2J's unprojected joints in the same frame, and
-    ``a2j_confidence`` (B, J).
+    ``confidence`` (B, J), A2J's per-joint confidence (also a graph output).
     """
 
     def __init__(self, skeleton: Skeleton | str | Path, input_size: tuple[int, int] = (128, 128),
                  in_channels: int = 6, geometry_inputs: int = 5, backbone: str = 'resnet18',
                  width: float = 0.375, head_width: int = 96, head_depth: int = 2,
                  z_unit_m: float = 0.02, hidden: int = 512,
-                 scale_range: tuple[float, float] | None = (0.7, 1.3),
+                 scale_range: tuple[float, float] | None = None,
                  root_init: str = 'facing_camera', freeze_a2j: bool = True) -> None:
         super().__init__()
         if geometry_inputs != len(PLANES) or in_channels != 1 + len(PLANES):
@@ -87,6 +87,7 @@ class A2JKinematic(MotionParams, nn.Module):
                                  nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
                                  nn.Linear(hidden, n_out))
         self._setup_motion()
+        self.output_names += ('confidence',)  # A2J's per-joint confidence, for the estimator
         self._init_rest_pose(self.mlp[-1])
 
     def train(self, mode: bool = True) -> A2JKinematic:
@@ -120,5 +121,5 @@ class A2JKinematic(MotionParams, nn.Module):
         joints = self.unproject(uv, z, planes)
         feat = torch.cat([(joints * 2.0).flatten(1), conf], dim=1)  # about unit scale
         out = self.decode_params(self.mlp(feat))
-        out.update(a2j_joints=joints, a2j_confidence=conf)
+        out.update(a2j_joints=joints, confidence=conf)
         return out

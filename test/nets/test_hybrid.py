@@ -100,8 +100,10 @@ def test_hybrid_exports_and_runs_in_the_estimator(tmp_path):
     assert max(report.max_abs_error.values()) < 1e-3 and report.tensorrt_ok
     card = ModelCard.load(report.card_path)
     assert card.input.channels == 6 and card.angles == 'native'
+    assert [o.name for o in card.outputs][-1] == 'confidence'
     rng = np.random.default_rng(1)
     frame = sample_frame(K, np.array([person_params(SK, -0.3, 2.8, 0.2, 1.0, rng, 0.2)]), SK)
     est = PoseEstimator(card, EstimatorConfig(backend='onnxruntime-cpu', threads=1))
     people = est(frame.depth_m, K, stamp=0.0).people
     assert len(people) == 1 and np.isfinite(people[0].joints_xyz).all()
+    assert not np.allclose(people[0].confidence, people[0].confidence[0])  # A2J's, per joint
