@@ -48,6 +48,9 @@ class A2JKinematic(MotionParams, nn.Module):
         hidden: width of the head's two hidden layers.
         scale_range, root_init: see ``nets.kinematic.KinematicRegressor``.
         freeze_a2j: keep the A2J part fixed (eval mode, no gradients) while training.
+        canonical: the head sees the joints in the body frame A2J's root and hips span and
+            predicts the root rotation and translation relative to that frame (``root_init``
+            must be 'identity'), so it learns the joint angles free of the global pose.
 
     ``forward(x)`` returns the kinematic dict (``joints`` (B, J, 3) metres relative to the crop
     centre point, ``root_translation``, ``root_rotation``, ``joint_angles``, ``transforms``,
@@ -60,7 +63,8 @@ class A2JKinematic(MotionParams, nn.Module):
                  width: float = 0.375, head_width: int = 96, head_depth: int = 2,
                  z_unit_m: float = 0.02, hidden: int = 512,
                  scale_range: tuple[float, float] | None = None,
-                 root_init: str = 'facing_camera', freeze_a2j: bool = True) -> None:
+                 root_init: str = 'facing_camera', freeze_a2j: bool = True,
+                 canonical: bool = False) -> None:
         super().__init__()
         if geometry_inputs != len(PLANES) or in_channels != 1 + len(PLANES):
             raise ValueError(f'A2JKinematic needs in_channels {1 + len(PLANES)} (depth + planes '
@@ -75,6 +79,17 @@ class A2JKinematic(MotionParams, nn.Module):
         self.geometry_inputs = geometry_inputs
         self.scale_range = None if scale_range is None else tuple(map(float, scale_range))
         self.root_init, self.z_unit_m, self.freeze_a2j = root_init, float(z_unit_m), freeze_a2j
+        self.canonical = bool(canonical)
+        if self.canonical:
+            names = sk.joint_names
+            try:
+                self._frame_idx = [names.index(n) for n in (sk.frame_names[0], 'l_hip', 'r_hip')]
+            except ValueError as exc:
+                raise ValueError(f'canonical: needs the root joint and l_hip / r_hip in the '
+                                 f'skeleton, got {names}') from exc
+            if root_init != 'identity':
+                raise ValueError("canonical: the head predicts a rotation relative to the "
+                                 "body frame of the A2J joints; use root_init 'identity'")
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.a2j = A2J(sk.num_joints, self.input_size, backbone, width, head_width, head_depth,
                        in_channels=1)
@@ -83,7 +98,8 @@ class A2JKinematic(MotionParams, nn.Module):
         self._layout = self._output_layout()
         n_out = sum(n for _, n in self._layout)
         J = sk.num_joints
-        self.mlp = nn.Sequential(nn.Linear(4 * J, hidden), nn.ReLU(inplace=True),
+        n_in = (7 if self.canonical else 4) * J
+        self.mlp = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(inplace=True),
                                  nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
                                  nn.Linear(hidden, n_out))
         self._setup_motion()
@@ -119,7 +135,27 @@ class A2JKinematic(MotionParams, nn.Module):
         else:
             uv, z, conf = self.a2j.export_forward(x[:, :1])
         joints = self.unproject(uv, z, planes)
-        feat = torch.cat([(joints * 2.0).flatten(1), conf], dim=1)  # about unit scale
-        out = self.decode_params(self.mlp(feat))
+        if not self.canonical:
+            feat = torch.cat([(joints * 2.0).flatten(1), conf], dim=1)  # about unit scale
+            out = self.decode_params(self.mlp(feat))
+            out.update(a2j_joints=joints, confidence=conf)
+            return out
+        r0, t0 = self.body_frame(joints)
+        local = (joints - t0[:, None]) @ r0  # joints in the body frame of A2J's root and hips
+        feat = torch.cat([(local * 2.0).flatten(1), (joints * 2.0).flatten(1), conf], dim=1)
+        out = self.decode_params(self.mlp(feat), r0, t0)
         out.update(a2j_joints=joints, confidence=conf)
         return out
+
+    def body_frame(self, joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, 3) rotation target <- body frame (x forward, y left, z up) and (B, 3) origin,
+        from the root joint and the two hips of ``joints`` (B, J, 3): y along r_hip -> l_hip, z
+        from the hips' midpoint to the root, made orthogonal to y, x = y x z."""
+        root, left, right = (joints[:, i] for i in self._frame_idx)
+        y = left - right
+        y = y / (y.norm(dim=1, keepdim=True) + 1e-6)
+        up = root - 0.5 * (left + right)
+        up = up - (up * y).sum(dim=1, keepdim=True) * y
+        z = up / (up.norm(dim=1, keepdim=True) + 1e-6)
+        x = torch.cross(y, z, dim=1)
+        return torch.stack([x, y, z], dim=2), root

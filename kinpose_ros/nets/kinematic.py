@@ -127,14 +127,21 @@ class MotionParams:
             rot = rot @ (eye + s * K + (1 - c) * (K @ K))
         return rot
 
-    def decode_params(self, raw: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Head outputs (B, P) in ``_layout`` order -> the forward dict (FK joints, ...)."""
+    def decode_params(self, raw: torch.Tensor, base_rotation: torch.Tensor | None = None,
+                      base_translation: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Head outputs (B, P) in ``_layout`` order -> the forward dict (FK joints, ...); the
+        root pose is relative to ``base_rotation`` (B, 3, 3) / ``base_translation`` (B, 3)
+        when given."""
         parts, start = {}, 0
         for name, n in self._layout:
             parts[name] = raw[:, start:start + n]
             start += n
         translation = parts['translation'] @ self.translation_select
         rotation = self._root_rotation(parts['rotation'])
+        if base_rotation is not None:
+            rotation = base_rotation @ rotation
+        if base_translation is not None:
+            translation = base_translation + translation
         angles = self.dof_lower + self.dof_range * torch.sigmoid(parts['angles'])
         if self.scale_range is None:
             scale = torch.ones_like(raw[:, 0])

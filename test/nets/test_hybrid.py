@@ -107,3 +107,26 @@ def test_hybrid_exports_and_runs_in_the_estimator(tmp_path):
     people = est(frame.depth_m, K, stamp=0.0).people
     assert len(people) == 1 and np.isfinite(people[0].joints_xyz).all()
     assert not np.allclose(people[0].confidence, people[0].confidence[0])  # A2J's, per joint
+
+
+def test_canonical_body_frame_is_the_true_root_pose():
+    from kinpose_ros.core.kinematics import forward_kinematics_np
+    from kinpose_ros.core.rotations import axis_angle_to_matrix
+
+    net = _net(canonical=True, root_init='identity', scale_range=(0.7, 1.3))
+    rng = np.random.default_rng(0)
+    params = np.zeros((4, SK.num_params))
+    params[:, :3] = rng.normal(0.0, 1.0, (4, 3))
+    params[:, 3:6] = rng.normal(0.0, 1.0, (4, 3))
+    params[:, 6:] = np.clip(rng.normal(0.0, 0.3, (4, SK.num_dofs)), SK.dof_lower, SK.dof_upper)
+    joints = forward_kinematics_np(SK, params)[0]
+    r0, t0 = net.body_frame(torch.from_numpy(joints).float())
+    np.testing.assert_allclose(r0.numpy(), axis_angle_to_matrix(params[:, 3:6]), atol=1e-5)
+    np.testing.assert_allclose(t0.numpy(), params[:, :3], atol=1e-6)
+    # the untrained head (rest pose relative to that frame) already has the true root pose
+    x = torch.zeros(4, 6, 64, 64)
+    out = net.decode_params(torch.zeros(4, net.mlp[-1].out_features) + net.mlp[-1].bias, r0, t0)
+    np.testing.assert_allclose(out['root_rotation'].detach().numpy(), r0.numpy(), atol=1e-5)
+    assert x.shape[1] == net.in_channels
+    with pytest.raises(ValueError, match="root_init 'identity'"):
+        _net(canonical=True)
