@@ -53,11 +53,10 @@ class EstimatorConfig:
     min_proposal_score: float = 0.0
     # drop a person when mean(network confidence x surface agreement) x proposal score is below
     # this, before tracking: furniture and wall pieces the segmenter proposes get a network
-    # that votes all over the crop. Confidence scales differ between models, so 0 (off) here;
-    # 0.02 suits the shipped a2j_body15 and is the pose node's default (docs/benchmarks.md,
-    # "Person score filter"). Models without a confidence output are filtered by surface
-    # agreement and proposal score only.
-    min_person_score: float = 0.0
+    # that votes all over the crop. Confidence scales differ between models, so None takes the
+    # model card's ``person_score_threshold`` (0.02 for the shipped a2j_body15, 0 = keep all for
+    # cards without one; docs/benchmarks.md, "Person score filter").
+    min_person_score: float | None = None
     backend: str = 'auto'                 # see backends.BACKEND_KINDS
     threads: int | None = None            # CPU threads of the backend
     engine_precision: str = 'fp16'        # TensorRT: fp32 | fp16 | int8
@@ -114,6 +113,9 @@ class PoseEstimator:
 
         self.config = config or EstimatorConfig()
         self.card = model if isinstance(model, ModelCard) else ModelCard.load(model)
+        self.min_person_score = float(self.card.person_score_threshold
+                                      if self.config.min_person_score is None
+                                      else self.config.min_person_score)
         planes = len(self.card.input.planes or [])
         if self.card.input.channels != 1 + planes:
             raise ValueError(f'model {self.card.name!r}: input.channels '
@@ -210,7 +212,7 @@ class PoseEstimator:
         t = _lap(timings, 'infer', t)
         dec = decode_outputs(outputs, infos, intrinsics, self.card)
         surface = self._surface_factor(dec, depth_m)
-        if self.config.min_person_score > 0:
+        if self.min_person_score > 0:
             dec, surface, props = self._drop_unlikely(dec, surface, props)
         t = _lap(timings, 'decode', t)
         if not props:
@@ -260,7 +262,7 @@ class PoseEstimator:
         the proposal score) reaches ``min_person_score``."""
         prop_score = np.array([float(getattr(p, 'score', 1.0)) for p in props])
         score = np.nanmean(dec.confidence * surface, axis=1) * prop_score
-        keep = np.flatnonzero(score >= self.config.min_person_score)
+        keep = np.flatnonzero(score >= self.min_person_score)
         if len(keep) == len(props):
             return dec, surface, props
         fields = {f: getattr(dec, f) for f in dec.__dataclass_fields__}

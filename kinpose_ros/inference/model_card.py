@@ -151,6 +151,9 @@ class ModelCard:
     commit: str = 'unknown'
     created: str = ''
     description: str = ''
+    # the estimator's min_person_score for this model (its confidence scale): people scoring
+    # lower are phantoms (docs/benchmarks.md, "Person score filter"); 0 = keep all
+    person_score_threshold: float = 0.0
     format: str = CARD_FORMAT
     format_version: int = CARD_VERSION
     path: Path | None = field(default=None, compare=False, repr=False)  # where it was loaded
@@ -220,6 +223,8 @@ class ModelCard:
         _check(p, isinstance(b, dict) and _pos_int(b.get('max')) and isinstance(
             b.get('dynamic'), bool), 'batch', "{'dynamic': bool, 'max': positive int}", b)
         _check(p, _pos_int(self.opset), 'opset', 'a positive int', self.opset)
+        _check(p, _num(self.person_score_threshold) and 0 <= self.person_score_threshold <= 1,
+               'person_score_threshold', 'a number in [0, 1]', self.person_score_threshold)
         self._output_problems(p, skeleton)
         return p
 

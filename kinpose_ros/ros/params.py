@@ -126,9 +126,10 @@ class PoseParams:
     backend: str = param('auto', 'inference backend', choices=BACKENDS)
     max_people: int = param(4, 'at most this many people per frame (nearest first)',
                             range=(1, 32))
-    min_person_score: float = param(0.02, 'drop a person whose network confidence x surface '
+    min_person_score: float = param(-1.0, 'drop a person whose network confidence x surface '
                                     'agreement x proposal score is below this (phantom people '
-                                    'on furniture); 0 keeps all', range=(0.0, 1.0))
+                                    "on furniture); 0 keeps all, negative = the model card's "
+                                    'person_score_threshold', range=(-1.0, 1.0))
     threads: int = param(0, 'CPU threads of the inference backend; 0 = its default',
                          range=(0, 256))
     warn_throttle_s: float = param(5.0, 'the same input problem is reported at most once per '

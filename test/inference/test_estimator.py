@@ -171,6 +171,15 @@ def test_oracle_joint_model_recovers_pose_with_high_confidence(small_models):
     assert strict(frame.depth_m, K, stamp=1.0, proposals=oracle.props).people == []
     oracle.shift_m = 0.0
     assert len(strict(frame.depth_m, K, stamp=2.0, proposals=oracle.props).people) == 3
+    # by default the threshold is the card's (the shipped A2J's card sets one)
+    import dataclasses
+
+    strict_card = dataclasses.replace(card, person_score_threshold=0.2)
+    by_card = PoseEstimator(strict_card, backend=oracle)
+    assert by_card.min_person_score == 0.2 and est.min_person_score == 0.0
+    assert ModelCard.load('models/a2j_body15.json').person_score_threshold == 0.02
+    oracle.shift_m = 0.6
+    assert by_card(frame.depth_m, K, stamp=3.0, proposals=oracle.props).people == []
 
 
 def test_kinematic_model_gives_native_angles_without_ik(small_models):
