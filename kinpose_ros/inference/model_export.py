@@ -177,7 +177,8 @@ def export_model(model, family: str, model_config: dict, skeleton, out: str | Pa
 def verify_export(model, card: ModelCard, seed: int = 0, trials: int = 2) -> dict:
     """Run the ONNX file (ONNX Runtime, CPU) and ``model`` (PyTorch) on the same random crops.
 
-    Crops are uniform in [-1, 1] (the normalised depth range) at batch 1 and the card's maximum.
+    Crops are uniform in [-1, 1] (the normalised depth range) at batch 1 and the card's maximum;
+    geometry planes (``input.planes``) hold plausible constant values (``_PLANE_RANGES``).
     Returns the max absolute difference per output; raises ExportError when one exceeds
     ``PARITY_TOLERANCE`` for its unit.
     """
@@ -193,6 +194,10 @@ def verify_export(model, card: ModelCard, seed: int = 0, trials: int = 2) -> dic
     for _ in range(trials):
         for n in sizes:
             x = rng.uniform(-1.0, 1.0, size=(n, c, h, w)).astype(np.float32)
+            planes = list(card.input.planes or [])
+            for k, name in enumerate(planes, start=c - len(planes)):  # plausible geometry
+                lo, hi = _PLANE_RANGES[name]
+                x[:, k] = rng.uniform(lo, hi, size=(n, 1, 1)).astype(np.float32)
             got = ort_backend(x)
             with torch.no_grad():
                 ref = model.export_forward(torch.from_numpy(x))
@@ -205,6 +210,12 @@ def verify_export(model, card: ModelCard, seed: int = 0, trials: int = 2) -> dic
         raise ExportError(f'{card.onnx_path}: ONNX Runtime differs from PyTorch beyond tolerance '
                           f'{bad} (tolerances per unit: {PARITY_TOLERANCE})')
     return errors
+
+
+#: Parity-check values of the geometry planes: rays within +-35 degrees, centres 0.7-6 m away
+#: (PLANE_DEPTH_UNIT_M = 4), crop pixels of 0.5-20 image pixels at focal lengths of 250-1000 px.
+_PLANE_RANGES = {'ray_x': (-0.7, 0.7), 'ray_y': (-0.5, 0.5), 'centre_depth': (0.18, 1.5),
+                 'px_scale_x': (0.0005, 0.08), 'px_scale_y': (0.0005, 0.08)}
 
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, batch: int | None = None,

@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config)
     torch.manual_seed(0)
     model = build_model(cfg.model.family, model_config(cfg), Skeleton.load(cfg.skeleton))
-    row = onnx_latency_ms(model, cfg.model.input_size, threads=args.threads, runs=args.runs)
+    row = onnx_latency_ms(model, cfg.model.input_size, cfg.model.in_channels,
+                          threads=args.threads, runs=args.runs)
     print(json.dumps({'config': str(args.config), **row}))
     return 0
 
