@@ -33,7 +33,7 @@ def test_config_accepts_consistent_planes_and_rejects_the_rest():
 def test_card_input_validation_names_plane_problems(tmp_path):
     from kinpose_ros.inference.model_card import ModelCard
 
-    card = ModelCard.load('models/kinematic_body15.json')
+    card = ModelCard.load('models/a2j_body15.json')
     assert card.input.planes == [] and not card.problems()
     card.input = InputSpec(channels=2, height=128, width=128,
                            normalisation=card.input.normalisation, planes=['centre_depth'])
