@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 CARD_FORMAT = 'kinpose-model-card'
-CARD_VERSION = 1
+CARD_VERSION = 2  # 2: input.planes, person_score_threshold
 FAMILIES = ('a2j', 'kinematic', 'lite', 'direct_joint')
 CENTER_RULES = ('crop_median', 'proposal_centroid')
 BOX_RULES = ('proposal_box', 'metric_cube')
@@ -323,6 +323,10 @@ class ModelCard:
             raise ModelCardError(f'model card {where}: expected a JSON object, got '
                                  f'{type(data).__name__}')
         d = dict(data)
+        version = d.get('format_version', CARD_VERSION)
+        if isinstance(version, int) and version > CARD_VERSION:
+            raise ModelCardError(f'model card {where}: format_version {version} is newer than '
+                                 f'this kinpose_ros reads ({CARD_VERSION}); update kinpose_ros')
         try:
             inp = dict(d.pop('input', None) or {})
             inp['normalisation'] = Normalisation(**(inp.get('normalisation') or {}))

@@ -51,7 +51,7 @@ def test_exported_cards_validate(small_models):
     (dict(skeleton='no_such_skeleton'), 'skeleton: cannot be loaded'),
     (dict(batch={'dynamic': True, 'max': 0}), "batch: expected {'dynamic': bool, 'max': "
                                               "positive int}"),
-    (dict(format_version=99), 'format_version: expected an int in 1..1'),
+    (dict(format_version=0), 'format_version: expected an int in 1..2'),
 ])
 def test_validation_names_the_problem(change, message):
     card = a2j_card(**change)
@@ -101,3 +101,12 @@ def test_inline_skeleton_and_unknown_units():
 def test_card_path_for():
     assert card_path_for('models/a.onnx').name == 'a.json'
     assert card_path_for('x/a.json').name == 'a.json'
+
+
+def test_newer_card_is_refused_with_a_message_before_its_unknown_keys():
+    from kinpose_ros.inference.model_card import CARD_VERSION, ModelCard, ModelCardError
+
+    data = ModelCard.load('models/a2j_body15.json').to_dict()
+    data.update(format_version=CARD_VERSION + 1, some_future_field=1)
+    with pytest.raises(ModelCardError, match='newer than this kinpose_ros reads'):
+        ModelCard.from_dict(data)
