@@ -44,6 +44,10 @@ def load_initial_weights(model: torch.nn.Module, path: str | Path, prefix: str =
     """Copy the weights of checkpoint ``path`` into ``model`` under ``prefix`` (e.g. a trained
     A2J into the hybrid's ``a2j.``); every checkpoint tensor must find its place. Returns the
     number of tensors copied."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f'model.init_checkpoint {path} does not exist: train that run '
+                                f'first (e.g. kinpose train --config '
+                                f'config/train/a2j_body15.yaml for the A2J hybrid)')
     data = torch.load(path, map_location='cpu', weights_only=True)
     if not isinstance(data, dict) or 'state_dict' not in data:
         raise ValueError(f'model.init_checkpoint {path}: not a kinpose checkpoint')

@@ -67,6 +67,8 @@ def test_build_model_initial_weights_and_bad_configs(tmp_path):
         assert torch.equal(net.a2j.state_dict()[k], v)
     with pytest.raises(ValueError, match='do not fit'):
         load_initial_weights(net, path, 'mlp.')
+    with pytest.raises(FileNotFoundError, match='train that run first'):
+        load_initial_weights(net, tmp_path / 'missing.pt', 'a2j.')
     with pytest.raises(ValueError, match='in_channels 6'):
         A2JKinematic(SK, (64, 64), in_channels=4, geometry_inputs=3)
     with pytest.raises(ValueError, match='family kinematic'):
