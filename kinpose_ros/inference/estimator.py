@@ -193,9 +193,7 @@ class PoseEstimator:
         stamp = time.monotonic() if stamp is None else float(stamp)
         timings = dict.fromkeys(STAGES, 0.0)
         if not np.any(depth_m > 0):  # NaN compares False
-            self.tracker.expire(stamp)
-            timings['total'] = (time.perf_counter() - t_start) * 1e3
-            return FrameResult([], timings, stamp, 'no valid depth pixel in the frame')
+            return self._nobody(stamp, timings, t_start, 'no valid depth pixel in the frame')
         t = time.perf_counter()
         props = self._proposals(depth_m, intrinsics, proposals)
         t = _lap(timings, 'segment', t)
@@ -205,9 +203,7 @@ class PoseEstimator:
             crops, infos, props = crops[keep], [infos[i] for i in keep], [props[i] for i in keep]
         t = _lap(timings, 'crop', t)
         if not props:
-            self.tracker.expire(stamp)
-            timings['total'] = (time.perf_counter() - t_start) * 1e3
-            return FrameResult([], timings, stamp, '')
+            return self._nobody(stamp, timings, t_start)
         outputs = self.backend(crops)
         t = _lap(timings, 'infer', t)
         dec = decode_outputs(outputs, infos, intrinsics, self.card)
@@ -216,9 +212,7 @@ class PoseEstimator:
             dec, surface, props = self._drop_unlikely(dec, surface, props)
         t = _lap(timings, 'decode', t)
         if not props:
-            self.tracker.expire(stamp)
-            timings['total'] = (time.perf_counter() - t_start) * 1e3
-            return FrameResult([], timings, stamp, '')
+            return self._nobody(stamp, timings, t_start)
         tracks = self.tracker.update(np.array([p.centroid_xyz for p in props]), stamp)
         t = _lap(timings, 'filter', t)
         fit = self._angles(dec, surface, tracks)
@@ -257,12 +251,23 @@ class PoseEstimator:
         props.sort(key=lambda p: float(np.linalg.norm(p.centroid_xyz)))
         return props[:self.config.max_people]
 
-    def _drop_unlikely(self, dec: Decoded, surface: np.ndarray, props: list) -> tuple:
-        """Keep the people whose network score (mean of confidence x surface agreement, times
-        the proposal score) reaches ``min_person_score``."""
+    def _nobody(self, stamp: float, timings: dict, t_start: float,
+                reason: str = '') -> FrameResult:
+        """The result of a frame without people (tracks age; ``reason`` when skipped)."""
+        self.tracker.expire(stamp)
+        timings['total'] = (time.perf_counter() - t_start) * 1e3
+        return FrameResult([], timings, stamp, reason)
+
+    @staticmethod
+    def person_scores(dec: Decoded, surface: np.ndarray, props: list) -> np.ndarray:
+        """(N,) what ``min_person_score`` is compared with: mean over joints of network
+        confidence x surface agreement (both NaN-free), times the proposal score."""
         prop_score = np.array([float(getattr(p, 'score', 1.0)) for p in props])
-        score = np.nanmean(dec.confidence * surface, axis=1) * prop_score
-        keep = np.flatnonzero(score >= self.min_person_score)
+        return (dec.confidence * surface).mean(axis=1) * prop_score
+
+    def _drop_unlikely(self, dec: Decoded, surface: np.ndarray, props: list) -> tuple:
+        """Keep the people whose ``person_scores`` reach ``min_person_score``."""
+        keep = np.flatnonzero(self.person_scores(dec, surface, props) >= self.min_person_score)
         if len(keep) == len(props):
             return dec, surface, props
         fields = {f: getattr(dec, f) for f in dec.__dataclass_fields__}

@@ -35,9 +35,8 @@ def proposal_scores(model: str, seed: int, frames: int, threads: int = 1) -> np.
     drop = est._drop_unlikely
 
     def record(dec, surface, props):  # the filter's own inputs, before it drops anything
-        score = np.nanmean(dec.confidence * surface, axis=1) * np.array(
-            [float(getattr(p, 'score', 1.0)) for p in props])
-        seen.append((score, np.array([p.box_xyxy for p in props], dtype=np.float64)))
+        seen.append((est.person_scores(dec, surface, props),
+                     np.array([p.box_xyxy for p in props], dtype=np.float64)))
         return drop(dec, surface, props)
 
     est._drop_unlikely = record
