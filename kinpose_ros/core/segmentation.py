@@ -44,6 +44,17 @@ Algorithm (numba kernels in :mod:`~kinpose_ros.core.segmentation_kernels`,
    neighbours (depth-checked, floor excluded), boxes from the masks grown down to the floor
    under the feet; proposals sorted by the distance of their centroid from the camera.
 
+Learned cells (optional, the default in ``PoseEstimator``)
+-------------------------------------------------------
+With ``cell_scorer`` (``inference.person_cells.PersonCellScorer``, the shipped
+``models/person_cells``), a small network gives every grid cell a person probability after
+step 3, from the planes of :data:`CELL_FEATURES`. Cells below ``cell_threshold`` are not
+segmented (walls, furniture and pillars a person touches, which the rules would merge with the
+person, and what is left of them after plane removal), and step 6's score is multiplied by a
+ramp of the component's mean person probability (pieces of furniture and walls that look
+person-sized to the rules). The core stays free of ONNX Runtime: the scorer is any callable
+from the features to the probabilities.
+
 Library choice: numpy + numba (already core dependencies), not Open3D. Open3D's RANSAC plane
 fit and DBSCAN clustering cost several milliseconds per frame on an unorganised cloud and
 would add a 100 MB dependency; the organised depth grid gives neighbours for free, and a
@@ -67,8 +78,8 @@ from kinpose_ros.core.camera import Intrinsics
 
 _TAN_LEVEL = math.tan(math.radians(25.0))  # steepest slope of a "level" surface
 
-__all__ = ['PersonProposal', 'PersonSegmenter', 'SegmenterConfig', 'SegmenterState',
-           'segment_people']
+__all__ = ['CELL_FEATURES', 'PersonProposal', 'PersonSegmenter', 'SegmenterConfig',
+           'SegmenterState', 'cell_features', 'segment_people']
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,10 @@ class SegmenterConfig:
             it; its score falls to 0.1 of itself at the second.
         min_score: proposals scoring less are dropped.
         seed: RANSAC seed (the segmenter is deterministic).
+        cell_threshold: with a cell classifier (``PersonSegmenter(cell_scorer=...)``), cells
+            whose person probability is below this are not segmented (walls, furniture).
+        cell_score_range: with a cell classifier, a proposal's score is multiplied by a ramp
+            of its cells' mean person probability, 0 at the first value and 1 at the second.
     """
 
     grid_rows: int = 120
@@ -165,6 +180,8 @@ class SegmenterConfig:
     remnant_range: tuple = (0.35, 0.45)
     min_score: float = 0.25
     seed: int = 0
+    cell_threshold: float = 0.3
+    cell_score_range: tuple = (0.5, 0.8)
 
     def __post_init__(self) -> None:
         if self.grid_rows < 8:
@@ -268,9 +285,10 @@ class PersonSegmenter:
     """
 
     def __init__(self, config: SegmenterConfig | None = None,
-                 state: SegmenterState | None = None) -> None:
+                 state: SegmenterState | None = None, cell_scorer=None) -> None:
         self.config = config or SegmenterConfig()
         self.state = state if state is not None else SegmenterState()
+        self.cell_scorer = cell_scorer
         self._buffers: dict = {}
 
     def reset(self) -> None:
@@ -299,6 +317,10 @@ class PersonSegmenter:
         grid.has_plane = bool(grid.plane.any())
         grid.axes = _frame_axes(grid.plane)
         self._cells(grid)
+        prob = None
+        if self.cell_scorer is not None:
+            prob = self.cell_scorer(self._cell_features(grid, intrinsics))
+            grid.keep &= prob >= self.config.cell_threshold
         comps = self._components(grid)
         self._person_rules(grid, comps)
         cfg = self.config
@@ -307,6 +329,8 @@ class PersonSegmenter:
                                  grid.cell_area, self._buffers['segmented'], grid.keep,
                                  1.5 * cfg.plane_tolerance[0], 1.5 * cfg.plane_tolerance[1])
         scores, heights = self._score(comps.stats, feats, grid)
+        if prob is not None:
+            scores *= self._cell_factor(grid.labels, prob, len(scores))
         # label 0 is "no component"; a score of 0 means "not a person" even at min_score 0
         chosen = np.flatnonzero((scores >= cfg.min_score) & (scores > 0))
         chosen = chosen[(chosen > 0) & (comps.stats[chosen, K.ST_COUNT] > 0)]
@@ -314,6 +338,23 @@ class PersonSegmenter:
                                heights[chosen])
 
     __call__ = segment
+
+    def cell_features(self, depth_m: np.ndarray, intrinsics: Intrinsics) -> tuple:
+        """``(features, step)``: (5, Hg, Wg) float32 inputs of a cell classifier for one
+        frame - the working grid after the floor and table tops are removed (see
+        :data:`CELL_FEATURES`) - and the grid step in pixels (cell ``(gy, gx)`` samples pixel
+        ``(gy step + step // 2, gx step + step // 2)``). Fits (and carries) the floor as
+        :meth:`segment` does."""
+        depth = self._check(depth_m, intrinsics)
+        grid = self._grid(depth, intrinsics)
+        grid.plane = self._floor(grid)
+        grid.has_plane = bool(grid.plane.any())
+        grid.axes = _frame_axes(grid.plane)
+        self._cells(grid)
+        return self._cell_features(grid, intrinsics), grid.step
+
+    def _cell_features(self, grid: _Grid, k: Intrinsics) -> np.ndarray:
+        return cell_features(grid.z, self._buffers['height'], grid.keep, grid.step / k.fx)
 
     # ------------------------------------------------------------------ steps
     @staticmethod
@@ -486,6 +527,15 @@ class PersonSegmenter:
                                   cfg.corridor_margin_m[0], cfg.corridor_margin_m[1], trimmed):
                 self._restat(grid, comps, trimmed)
 
+    def _cell_factor(self, labels: np.ndarray, prob: np.ndarray, n: int) -> np.ndarray:
+        """(n,) score factor per label from its cells' mean person probability."""
+        lo, hi = self.config.cell_score_range
+        flat = labels.ravel()
+        count = np.bincount(flat, minlength=n)[:n]
+        total = np.bincount(flat, weights=prob.ravel(), minlength=n)[:n]
+        mean = total / np.maximum(count, 1)
+        return np.clip((mean - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+
     def _score(self, stats: np.ndarray, feats: np.ndarray, grid: _Grid) -> tuple:
         """(n + 1,) scores in [0, 1] (0 = not a person) and visible heights (metres)."""
         cfg = self.config
@@ -524,6 +574,27 @@ def _frame_axes(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lx, ly, lz = lx / norm, ly / norm, lz / norm
     return (np.array([ux, uy, uz]), np.array([lx, ly, lz]),
             np.array([uy * lz - uz * ly, uz * lx - ux * lz, ux * ly - uy * lx]))
+
+
+CELL_FEATURES = ('depth', 'valid', 'height', 'kept', 'cell_size')
+"""Input planes of a cell classifier: depth / 4 m (0 invalid); valid depth; height above the
+floor / 2 m (0 without a floor); kept after floor and table-top removal; metric cell side x 30
+(``z step / fx``: the scale of a cell, which differs between sensors)."""
+
+
+def cell_features(z: np.ndarray, height: np.ndarray, keep: np.ndarray,
+                  step_over_fx: float) -> np.ndarray:
+    """(5, Hg, Wg) float32 :data:`CELL_FEATURES` of a working grid (``z`` depth NaN invalid,
+    ``height`` above the floor NaN unknown, ``keep`` cells kept)."""
+    valid = z == z
+    zz = np.where(valid, z, 0.0)
+    out = np.empty((5,) + z.shape, np.float32)
+    out[0] = zz * 0.25
+    out[1] = valid
+    out[2] = np.nan_to_num(height, nan=0.0) * 0.5
+    out[3] = keep
+    out[4] = zz * (30.0 * step_over_fx)
+    return out
 
 
 def segment_people(depth_m: np.ndarray, intrinsics: Intrinsics,

@@ -55,7 +55,8 @@ def _match_frame(boxes: np.ndarray, people: list, min_visible: float,
 
 
 def evaluate_segmentation(generator, n_frames: int, segmenter=None, min_visible: float = 0.7,
-                          iou_threshold: float = 0.5, start: int = 0) -> dict:
+                          iou_threshold: float = 0.5, start: int = 0,
+                          cell_scorer=None) -> dict:
     """Recall, box IoU, false positives and time of a segmenter on generated frames.
 
     Args:
@@ -64,10 +65,11 @@ def evaluate_segmentation(generator, n_frames: int, segmenter=None, min_visible:
             e.g. ``kinpose_ros.data.synth.SynthGenerator``.
         n_frames: frames ``start .. start + n_frames - 1`` are used.
         segmenter: object with ``segment(depth_m, intrinsics) -> proposals`` (``box_xyxy``);
-            default a fresh ``core.segmentation.PersonSegmenter`` per frame (frames are
-            unrelated, so no floor is carried over).
+            default a fresh ``core.segmentation.PersonSegmenter(cell_scorer=cell_scorer)``
+            per frame (frames are unrelated, so no floor is carried over).
         min_visible: people at least this visible are targets.
         iou_threshold: least IoU of a hit.
+        cell_scorer: the default segmenter's cell classifier (None: rules only).
 
     Returns:
         dict: ``recall`` (targets hit), ``recall_iou80`` (targets hit with IoU >= 0.8),
@@ -84,7 +86,7 @@ def evaluate_segmentation(generator, n_frames: int, segmenter=None, min_visible:
     misses = []
     for i in range(start, start + n_frames):
         frame = generator.frame(i)
-        seg = segmenter if segmenter is not None else PersonSegmenter()
+        seg = segmenter if segmenter is not None else PersonSegmenter(cell_scorer=cell_scorer)
         t0 = time.perf_counter()
         proposals = seg.segment(frame.depth_m, frame.intrinsics)
         times.append(time.perf_counter() - t0)
@@ -110,13 +112,14 @@ def evaluate_segmentation(generator, n_frames: int, segmenter=None, min_visible:
     }
 
 
-def _time_frames(frames: list, repeats: int, static_camera: bool = False) -> float:
+def _time_frames(frames: list, repeats: int, static_camera: bool = False,
+                 cell_scorer=None) -> float:
     """Median over frames of the best-of-``repeats`` wall time of ``segment``, milliseconds;
     each run starts without a floor unless ``static_camera`` (then the last floor is reused,
     as in a stream from a fixed camera)."""
     from kinpose_ros.core.segmentation import PersonSegmenter  # noqa: PLC0415
 
-    seg = PersonSegmenter()
+    seg = PersonSegmenter(cell_scorer=cell_scorer)
     per_frame = []
     for f in frames:
         seg.segment(f.depth_m, f.intrinsics)  # warm-up (compilation, buffers)
@@ -132,7 +135,7 @@ def _time_frames(frames: list, repeats: int, static_camera: bool = False) -> flo
 
 
 def benchmark_segmentation(n_frames: int = 200, seed: int = 0, timing_frames: int = 50,
-                           repeats: int = 5) -> dict:
+                           repeats: int = 5, cell_scorer=None) -> dict:
     """The issue's acceptance figures for person segmentation.
 
     Accuracy on ``n_frames`` synthetic frames (0-4 people, clutter, sensor noise, all sensors);
@@ -149,22 +152,70 @@ def benchmark_segmentation(n_frames: int = 200, seed: int = 0, timing_frames: in
     from kinpose_ros.data.synth import SynthConfig, SynthGenerator  # noqa: PLC0415
 
     gen = SynthGenerator(SynthConfig(people=(0, 4), clutter=True, noise=True), seed=seed)
-    acc = evaluate_segmentation(gen, n_frames)
+    acc = evaluate_segmentation(gen, n_frames, cell_scorer=cell_scorer)
     timing = {}
     for key, sensor in (('ms_per_frame', 'itop'),
                         ('ms_per_frame_640x480', 'realsense_d435_640x480')):
         g = SynthGenerator(SynthConfig(sensors=(sensor,), people=(1, 4)), seed=seed + 1,
                            body=gen.body)
         frames = [g.frame(i) for i in range(timing_frames)]
-        timing[key] = _time_frames(frames, repeats)
+        timing[key] = _time_frames(frames, repeats, cell_scorer=cell_scorer)
         if sensor == 'itop':
-            timing['ms_per_frame_static_camera'] = _time_frames(frames, repeats, True)
+            timing['ms_per_frame_static_camera'] = _time_frames(frames, repeats, True,
+                                                                cell_scorer)
     out = {k: acc[k] for k in ('recall', 'recall_iou80', 'mean_iou',
                                'false_positives_per_frame', 'targets', 'frames')}
     out.update(timing)
+    out['cell_model'] = str(cell_scorer.path) if cell_scorer is not None else None
     return out
 
 
 def bench_target(args) -> dict:
-    """``kinpose bench segment``: :func:`benchmark_segmentation` (``--frames``, ``--seed``)."""
-    return benchmark_segmentation(n_frames=args.frames or 200, seed=args.seed)
+    """``kinpose bench segment``: :func:`benchmark_segmentation` (``--frames``, ``--seed``;
+    ``--model``: a person-cell card or ``default`` for the shipped one; none: rules only)."""
+    from kinpose_ros.inference.person_cells import cell_scorer_for  # noqa: PLC0415
+
+    return benchmark_segmentation(n_frames=args.frames or 200, seed=args.seed,
+                                  cell_scorer=cell_scorer_for(args.model))
+
+
+def main(argv=None) -> int:
+    """``python -m kinpose_ros.data.segmentation_eval``: recall on several generator seeds
+    (held-out sets), one JSON line per seed and a total."""
+    import argparse  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    from kinpose_ros.data.synth import SynthConfig, SynthGenerator  # noqa: PLC0415
+    from kinpose_ros.inference.person_cells import cell_scorer_for  # noqa: PLC0415
+
+    ap = argparse.ArgumentParser(description=main.__doc__.split(':', 1)[1].strip())
+    ap.add_argument('--seeds', type=int, nargs='+', default=[30, 31, 32, 33])
+    ap.add_argument('--frames', type=int, default=250)
+    ap.add_argument('--size', default='320x240', help="WxH, or 'native' for sensor sizes")
+    ap.add_argument('--model', default='none', help="person-cell card, 'default' (the "
+                    "shipped one) or 'none' (depth rules only, the default)")
+    args = ap.parse_args(argv)
+    size = None if args.size == 'native' else tuple(int(v) for v in args.size.split('x'))
+    scorer = cell_scorer_for(args.model)
+    hits = targets = fp = frames = 0
+    for seed in args.seeds:
+        gen = SynthGenerator(SynthConfig(people=(0, 4), clutter=True, noise=True,
+                                         image_size=size), seed=seed)
+        r = evaluate_segmentation(gen, args.frames, cell_scorer=scorer)
+        missed = round((1 - r['recall']) * r['targets'])
+        print(json.dumps({'seed': seed, **{k: round(r[k], 4) for k in (
+            'recall', 'mean_iou', 'recall_iou80', 'false_positives_per_frame')},
+            'missed': missed, 'targets': r['targets'], 'misses': r['misses']}), flush=True)
+        hits += r['targets'] - missed
+        targets += r['targets']
+        fp += r['false_positives_per_frame'] * r['frames']
+        frames += r['frames']
+    print(json.dumps({'seeds': args.seeds, 'size': args.size,
+                      'cell_model': str(scorer.path) if scorer is not None else None,
+                      'recall': round(hits / max(targets, 1), 4), 'missed': targets - hits,
+                      'targets': targets, 'false_positives_per_frame': round(fp / frames, 3)}))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -57,6 +57,10 @@ class EstimatorConfig:
     # model card's ``person_score_threshold`` (0.02 for the shipped a2j_body15, 0 = keep all for
     # cards without one; docs/benchmarks.md, "Person score filter").
     min_person_score: float | None = None
+    # the default segmenter's cell classifier (walls and furniture a person touches are cut
+    # off before components form; docs/benchmarks.md "Learned person cells"): 'none' = depth
+    # rules only (the default), 'default' = the shipped models/person_cells.json, else a card
+    cell_model: str = 'none'
     backend: str = 'auto'                 # see backends.BACKEND_KINDS
     threads: int | None = None            # CPU threads of the backend
     engine_precision: str = 'fp16'        # TensorRT: fp32 | fp16 | int8
@@ -100,7 +104,8 @@ class PoseEstimator:
             ``config.backend``).
         checkpoint: training checkpoint, needed only by the PyTorch backend.
         segmenter: object with ``segment(depth_m, intrinsics) -> list of proposals``; default
-            ``core.segmentation.PersonSegmenter()`` created on first use.
+            ``core.segmentation.PersonSegmenter`` with ``config.cell_model``'s classifier,
+            created on first use.
         warm_up: run the backend and compile/load the IK kernels now (numba compiles on the
             first run after install, about a minute, then loads from its cache) so that the
             first frame is not slow.
@@ -236,6 +241,17 @@ class PoseEstimator:
                              f'registered to the depth image, got {np.shape(rgb)}')
         return depth_m
 
+    def _cell_scorer(self):
+        """The segmenter's cell classifier of ``config.cell_model`` (None: rules only)."""
+        from kinpose_ros.inference.person_cells import cell_scorer_for  # noqa: PLC0415
+
+        name = self.config.cell_model
+        scorer = cell_scorer_for(name)
+        if scorer is None and name == 'default':
+            log.warning('segmenter: no person-cell model (models/person_cells.json or ONNX '
+                        'Runtime missing); using the depth rules alone')
+        return scorer
+
     def _proposals(self, depth_m: np.ndarray, intrinsics: Intrinsics, proposals) -> list:
         if proposals is None:
             if self.segmenter is None:
@@ -244,7 +260,7 @@ class PoseEstimator:
                 except ImportError as exc:
                     raise RuntimeError('no person segmenter: core.segmentation is not '
                                        'available; pass proposals= or segmenter=') from exc
-                self.segmenter = PersonSegmenter()
+                self.segmenter = PersonSegmenter(cell_scorer=self._cell_scorer())
             proposals = self.segmenter.segment(depth_m, intrinsics)
         props = [p for p in proposals if float(getattr(p, 'score', 1.0))
                  >= self.config.min_proposal_score]

@@ -233,3 +233,35 @@ def test_real_itop_frame_has_exactly_one_person(shared_data):
                         and x0 >= 96 and y0 >= 50 and x1 <= 222
                         and abs(proposals[0].centroid_xyz[2] - 3.0) < 0.2)
         assert sum(good) >= 11, f'step {min_step}: one person for {sum(good)} of 12 seeds'
+
+
+def _prob_of(people: list, step: int = 3):
+    """A cell classifier with known answers: probability 1 on the cells of ``people`` rendered
+    alone, 0 elsewhere (walls)."""
+    def prob(features: np.ndarray) -> np.ndarray:
+        Hg, Wg = features.shape[1:]
+        m = np.isfinite(render(people, floor=False))[step // 2::step, step // 2::step]
+        return m[:Hg, :Wg].astype(np.float32)
+    return prob
+
+
+def test_cell_classifier_cuts_a_person_off_the_wall_they_stand_against():
+    people = [(0.3, 3.5)]
+    depth = render(people, wall_z=3.6)  # flush against a wall: one component for the rules
+    assert PersonSegmenter().segment(depth, K) == []
+    (p,) = PersonSegmenter(cell_scorer=_prob_of(people)).segment(depth, K)
+    assert _iou(p.box_xyxy, _true_box(0.3, 3.5)) > 0.8  # masks grow a cell into the wall
+
+
+def test_cell_classifier_score_factor_drops_what_it_does_not_call_a_person():
+    depth = render([(0.3, 3.5)], wall_z=6.0)
+    assert len(PersonSegmenter().segment(depth, K)) == 1
+
+    def half(features):  # mean probability 0.45 < the ramp's start (0.5)
+        return np.full(features.shape[1:], 0.45, np.float32)
+
+    assert PersonSegmenter(cell_scorer=half).segment(depth, K) == []
+    factor = PersonSegmenter(SegmenterConfig(cell_score_range=(0.3, 0.6)), cell_scorer=half)
+    (p,) = factor.segment(depth, K)
+    (ref,) = PersonSegmenter().segment(depth, K)
+    assert p.score == pytest.approx(ref.score * 0.5)

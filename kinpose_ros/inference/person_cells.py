@@ -1,0 +1,89 @@
+"""The segmenter's cell classifier at run time: ONNX Runtime on one CPU thread.
+
+``PersonCellScorer(card)`` is the ``cell_scorer`` of
+:class:`kinpose_ros.core.segmentation.PersonSegmenter`: it maps the (5, Hg, Wg) grid features
+of ``core.segmentation.CELL_FEATURES`` to (Hg, Wg) person probabilities. The shipped model is
+``models/person_cells.json`` (card) + ``.onnx`` (see ``models/README.md``); train another with
+``python -m kinpose_ros.training.person_cells``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ['DEFAULT_CELL_MODEL', 'PersonCellScorer', 'cell_scorer_for', 'default_cell_scorer']
+
+DEFAULT_CELL_MODEL = 'models/person_cells.json'
+
+
+class PersonCellScorer:
+    """Person probability of the segmenter's grid cells (see the module docstring).
+
+    Args:
+        card: path of the model card JSON (``kind: person_cells``).
+        threads: ONNX Runtime intra-op threads (1: the segmenter runs beside the pose network).
+
+    Raises:
+        FileNotFoundError: the card or its ONNX file is missing.
+        ValueError: the card is not a person-cell card or its inputs differ from this
+            version's ``CELL_FEATURES``.
+    """
+
+    def __init__(self, card: str | Path, threads: int = 1) -> None:
+        import onnxruntime as ort  # noqa: PLC0415
+
+        from kinpose_ros.core.segmentation import CELL_FEATURES  # noqa: PLC0415
+
+        path = Path(card)
+        if not path.is_file():
+            raise FileNotFoundError(f'person-cell model card {path} does not exist')
+        meta = json.loads(path.read_text())
+        if meta.get('kind') != 'person_cells':
+            raise ValueError(f'{path}: not a person-cell model card (kind {meta.get("kind")!r})')
+        if meta.get('format_version', 0) > 1:
+            raise ValueError(f'{path}: format_version {meta["format_version"]} is newer than '
+                             'this kinpose_ros reads (1); update kinpose_ros')
+        if list(meta.get('inputs', {}).get('cells', [])) != list(CELL_FEATURES):
+            raise ValueError(f'{path}: input planes {meta.get("inputs")} differ from '
+                             f'{list(CELL_FEATURES)}')
+        onnx_path = path.parent / meta['onnx']
+        if not onnx_path.is_file():
+            raise FileNotFoundError(f'ONNX file {onnx_path} (from card {path}) does not exist')
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.session = ort.InferenceSession(str(onnx_path), opts,
+                                            providers=['CPUExecutionProvider'])
+        self.card = meta
+        self.path = path
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        """(Hg, Wg) float32 person probabilities of (5, Hg, Wg) features."""
+        x = np.ascontiguousarray(features[None], np.float32)
+        logits = self.session.run(None, {'cells': x})[0][0, 0]
+        return 1.0 / (1.0 + np.exp(-logits))
+
+
+def default_cell_scorer() -> PersonCellScorer | None:
+    """The shipped classifier, or None where ONNX Runtime or the model is missing."""
+    from kinpose_ros import resources  # noqa: PLC0415
+
+    try:
+        import onnxruntime  # noqa: F401, PLC0415
+        return PersonCellScorer(resources.find(DEFAULT_CELL_MODEL))
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+def cell_scorer_for(model: str | None) -> PersonCellScorer | None:
+    """The cell classifier a command or config asks for: None, ``''`` or ``'none'`` -> None
+    (depth rules only); ``'default'`` -> the shipped one (None where ONNX Runtime or the model
+    is missing); else the path of a card."""
+    if not model or model.lower() == 'none':
+        return None
+    if model == 'default':
+        return default_cell_scorer()
+    return PersonCellScorer(model)

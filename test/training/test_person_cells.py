@@ -1,0 +1,118 @@
+"""The segmenter's cell classifier: labels, features, a short training run, ONNX export and
+the runtime scorer (real ONNX Runtime), and the shipped model on real and synthetic frames."""
+import json
+
+import numpy as np
+import pytest
+
+from kinpose_ros import resources
+from kinpose_ros.core.camera import SENSOR_PRESETS
+from kinpose_ros.core.depth import decode_depth
+from kinpose_ros.core.segmentation import CELL_FEATURES, PersonSegmenter, cell_features
+from kinpose_ros.training.person_cells import (
+    cell_labels,
+    export_person_cells,
+    make_cell_data,
+    train_person_cells,
+)
+
+pytest.importorskip('onnxruntime')
+from kinpose_ros.inference.person_cells import DEFAULT_CELL_MODEL, PersonCellScorer  # noqa: E402
+
+K = SENSOR_PRESETS['itop']
+
+
+def test_cell_labels_mark_cells_with_any_person_pixel():
+    ids = np.full((6, 9), -1, np.int16)
+    ids[1, 1] = 0          # cell (0, 0): its centre
+    ids[3, 3] = 2          # cell (1, 1): a corner pixel only
+    ids[4, 7] = 1          # cell (1, 2)
+    lab = cell_labels(ids, 3, (2, 3))
+    np.testing.assert_array_equal(lab, [[True, False, False], [False, True, True]])
+
+
+def test_cell_features_planes_and_units():
+    z = np.array([[2.0, np.nan]], np.float32)
+    height = np.array([[1.0, np.nan]], np.float32)
+    keep = np.array([[True, False]])
+    f = cell_features(z, height, keep, 3 / 300)
+    assert f.shape == (len(CELL_FEATURES), 1, 2) and f.dtype == np.float32
+    np.testing.assert_allclose(f[:, 0, 0], [0.5, 1.0, 0.5, 1.0, 2.0 * 30 * 0.01])
+    np.testing.assert_array_equal(f[:, 0, 1], 0.0)
+
+
+def test_segmenter_cell_features_match_its_grid():
+    depth = np.full((240, 320), 2.5, np.float32)
+    feats, step = PersonSegmenter().cell_features(depth, K)
+    assert step == 3 and feats.shape == (5, 80, 106)
+    np.testing.assert_allclose(feats[0], 2.5 / 4)
+
+
+def test_short_training_run_exports_a_model_the_scorer_runs(tmp_path):
+    import torch
+
+    data = make_cell_data(8, seed=77, workers=1)
+    assert len(data) == 8
+    assert any((lab == 1).any() for _, lab in data), 'no person cells in 8 frames'
+    net = train_person_cells(data, epochs=1, batch=4, log=lambda m: None)
+    onnx_path, card_path = export_person_cells(net, tmp_path / 'cells', {'commit': 'test'})
+    scorer = PersonCellScorer(card_path)
+    feats = data[0][0].astype(np.float32)
+    prob = scorer(feats)
+    assert prob.shape == feats.shape[1:]
+    with torch.no_grad():
+        ref = torch.sigmoid(net(torch.from_numpy(feats[None])))[0, 0].numpy()
+    np.testing.assert_allclose(prob, ref, atol=1e-4)
+    # a grid of another size runs too (dynamic axes)
+    assert scorer(np.zeros((5, 120, 160), np.float32)).shape == (120, 160)
+
+
+def test_scorer_rejects_other_cards(tmp_path):
+    bad = tmp_path / 'bad.json'
+    bad.write_text(json.dumps({'kind': 'pose', 'onnx': 'x.onnx'}))
+    with pytest.raises(ValueError, match='not a person-cell'):
+        PersonCellScorer(bad)
+    bad.write_text(json.dumps({'kind': 'person_cells', 'format_version': 1, 'onnx': 'x.onnx',
+                               'inputs': {'cells': ['depth']}}))
+    with pytest.raises(ValueError, match='input planes'):
+        PersonCellScorer(bad)
+    with pytest.raises(FileNotFoundError):
+        PersonCellScorer(tmp_path / 'missing.json')
+
+
+@pytest.fixture(scope='module')
+def shipped():
+    return PersonCellScorer(resources.find(DEFAULT_CELL_MODEL))
+
+
+def test_shipped_model_separates_people_from_walls_and_furniture(shipped):
+    from kinpose_ros.data.synth import SynthConfig, SynthGenerator
+
+    gen = SynthGenerator(SynthConfig(people=(1, 3), clutter=True, noise=True,
+                                     image_size=(320, 240)), seed=4242)
+    tp = fp = fn = 0
+    for i in range(20):
+        frame = gen.frame(i)
+        feats, step = PersonSegmenter().cell_features(frame.depth_m, frame.intrinsics)
+        lab = cell_labels(frame.person_ids, step, feats.shape[1:])
+        valid = feats[1] > 0
+        pred = shipped(feats) >= 0.5
+        tp += (pred & lab & valid).sum()
+        fp += (pred & ~lab & valid).sum()
+        fn += (~pred & lab & valid).sum()
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert precision > 0.9 and recall > 0.9, (precision, recall)
+
+
+def test_shipped_model_finds_the_person_on_the_real_itop_frame(shipped, shared_data):
+    raw = np.load(shared_data / 'real_depth' / 'itop_side_train_000053.npy')
+    depth = decode_depth(raw, '16UC1')
+    proposals = PersonSegmenter(cell_scorer=shipped).segment(depth, K)
+    best = max(proposals, key=lambda p: p.score)
+    x0, y0, x1, y1 = best.box_xyxy
+    # the same hand-checked limits as test_real_itop_frame_has_exactly_one_person
+    assert 96 <= x0 <= 104 and 50 <= y0 <= 62 and 210 <= x1 <= 222 and y1 >= 235
+    # measured, not yet fixed: a door frame at the left edge (columns 57-102) scores 0.40 with
+    # the classifier (its cells' mean probability 0.62, a real-sensor look the synthetic data
+    # lacks); the rules alone reject it - the reason the classifier is opt-in
+    assert len(proposals) <= 2 and all(p.score < 0.5 for p in proposals if p is not best)
