@@ -58,11 +58,12 @@ class EstimatorConfig:
     # cards without one; docs/benchmarks.md, "Person score filter").
     min_person_score: float | None = None
     # the default segmenter's cell classifier (walls and furniture a person touches are cut
-    # off before components form; 4-10x fewer phantom people published, docs/benchmarks.md
-    # "Learned person cells"): 'default' = the shipped models/person_cells.json (depth rules
-    # alone, with a warning, where it or ONNX Runtime is missing), 'none' = depth rules only,
-    # else a card path
-    cell_model: str = 'default'
+    # off before components form; 4-10x fewer phantom people published for 0.6 ms more per
+    # frame, docs/benchmarks.md "Learned person cells"): 'none' = depth rules only (the
+    # default: keeps the pipeline at >= 200 FPS on 2 cores), 'default' = the shipped
+    # models/person_cells.json (depth rules alone, with a warning, where it or ONNX Runtime is
+    # missing), else a card path
+    cell_model: str = 'none'
     backend: str = 'auto'                 # see backends.BACKEND_KINDS
     threads: int | None = None            # CPU threads of the backend
     engine_precision: str = 'fp16'        # TensorRT: fp32 | fp16 | int8

@@ -130,10 +130,11 @@ class PoseParams:
                                     'agreement x proposal score is below this (phantom people '
                                     "on furniture); 0 keeps all, negative = the model card's "
                                     'person_score_threshold', range=(-1.0, 1.0))
-    cell_model: str = param('default', 'person-cell classifier of the segmenter: cuts '
-                            'walls and furniture off the people touching them (4-10x fewer '
-                            "phantom people); 'default' = the shipped models/person_cells.json, "
-                            "a card .json, or 'none' = depth rules only")
+    cell_model: str = param('none', 'person-cell classifier of the segmenter: cuts walls '
+                            'and furniture off the people touching them (4-10x fewer phantom '
+                            'people, +0.6 ms per 320x240 frame); '
+                            "'default' = the shipped models/person_cells.json, a card .json, "
+                            "or 'none' = depth rules only")
     threads: int = param(0, 'CPU threads of the inference backend; 0 = its default',
                          range=(0, 256))
     warn_throttle_s: float = param(5.0, 'the same input problem is reported at most once per '
