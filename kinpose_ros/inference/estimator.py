@@ -138,6 +138,8 @@ class PoseEstimator:
         self.backend = create_backend(self.card, backend or cfg.backend, checkpoint=checkpoint,
                                       threads=cfg.threads, engine_options=engine)
         self.segmenter = segmenter
+        # resolved now, so that a wrong cell_model fails at start-up, not at the first frame
+        self._cells = self._cell_scorer() if segmenter is None else None
         self.tracker = Tracker(self.config.track_gate_m, self.config.track_max_age_s)
         self._ik = None
         if self.card.angles == 'ik':
@@ -263,7 +265,7 @@ class PoseEstimator:
                 except ImportError as exc:
                     raise RuntimeError('no person segmenter: core.segmentation is not '
                                        'available; pass proposals= or segmenter=') from exc
-                self.segmenter = PersonSegmenter(cell_scorer=self._cell_scorer())
+                self.segmenter = PersonSegmenter(cell_scorer=self._cells)
             proposals = self.segmenter.segment(depth_m, intrinsics)
         props = [p for p in proposals if float(getattr(p, 'score', 1.0))
                  >= self.config.min_proposal_score]

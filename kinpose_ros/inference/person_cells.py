@@ -61,8 +61,16 @@ class PersonCellScorer:
         self.path = path
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
-        """(Hg, Wg) float32 person probabilities of (5, Hg, Wg) features."""
-        x = np.ascontiguousarray(features[None], np.float32)
+        """(Hg, Wg) float32 person probabilities of (5, Hg, Wg) features.
+
+        Raises:
+            ValueError: ``features`` is not (5, Hg, Wg) with Hg, Wg >= 8.
+        """
+        f = np.asarray(features)
+        if f.ndim != 3 or f.shape[0] != 5 or min(f.shape[1:]) < 8:
+            raise ValueError('person-cell features must be (5, rows, cols) with rows, cols >= '
+                             f'8 (PersonSegmenter.cell_features), got shape {f.shape}')
+        x = np.ascontiguousarray(f[None], np.float32)
         logits = self.session.run(None, {'cells': x})[0][0, 0]
         return 1.0 / (1.0 + np.exp(-logits))
 

@@ -223,6 +223,23 @@ def test_segmenter_path(small_models):
     assert result.timings_ms['segment'] > 0
 
 
+def test_cell_model_is_resolved_at_start_up(small_models, tmp_path):
+    pytest.importorskip('onnxruntime')
+    card = small_models['a2j']['card']
+    with pytest.raises(FileNotFoundError, match='person-cell model card'):
+        PoseEstimator(card, EstimatorConfig(backend='onnxruntime-cpu',
+                                            cell_model=str(tmp_path / 'missing.json')))
+    est = PoseEstimator(card, EstimatorConfig(backend='onnxruntime-cpu', threads=1,
+                                              cell_model='default'))
+    frame = sample_frame(K, people(PLACES[1:2]), SK)
+    result = est(frame.depth_m, K, stamp=0.0)
+    assert est.segmenter.cell_scorer is not None
+    assert len(result.people) == 1
+    rules = PoseEstimator(card, EstimatorConfig(backend='onnxruntime-cpu', threads=1))
+    rules(frame.depth_m, K, stamp=0.0)
+    assert rules.segmenter.cell_scorer is None  # 'none' is the default
+
+
 def test_partial_person_at_the_image_border(small_models):
     """Half a person in view: all joints are estimated, those outside the image are flagged as
     unverified (confidence <= 0.5) while those on visible depth keep a high confidence."""

@@ -63,8 +63,10 @@ def test_short_training_run_exports_a_model_the_scorer_runs(tmp_path):
     with torch.no_grad():
         ref = torch.sigmoid(net(torch.from_numpy(feats[None])))[0, 0].numpy()
     np.testing.assert_allclose(prob, ref, atol=1e-4)
-    # a grid of another size runs too (dynamic axes)
+    # a grid of another size runs too (dynamic axes); a wrong one is refused clearly
     assert scorer(np.zeros((5, 120, 160), np.float32)).shape == (120, 160)
+    with pytest.raises(ValueError, match='must be'):
+        scorer(np.zeros((4, 80, 106), np.float32))
 
 
 def test_scorer_rejects_other_cards(tmp_path):
