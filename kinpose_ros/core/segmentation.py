@@ -44,8 +44,8 @@ Algorithm (numba kernels in :mod:`~kinpose_ros.core.segmentation_kernels`,
    neighbours (depth-checked, floor excluded), boxes from the masks grown down to the floor
    under the feet; proposals sorted by the distance of their centroid from the camera.
 
-Learned cells (optional, the default in ``PoseEstimator``)
--------------------------------------------------------
+Learned cells (optional; ``PoseEstimator(EstimatorConfig(cell_model='default'))``)
+--------------------------------------------------------------------------------
 With ``cell_scorer`` (``inference.person_cells.PersonCellScorer``, the shipped
 ``models/person_cells``), a small network gives every grid cell a person probability after
 step 3, from the planes of :data:`CELL_FEATURES`. Cells below ``cell_threshold`` are not
@@ -197,6 +197,13 @@ class SegmenterConfig:
                                  f'got {getattr(self, name)}')
         if not 0 <= self.min_score <= 1:
             raise ValueError(f'SegmenterConfig.min_score must be in [0, 1], got {self.min_score}')
+        if not 0 <= self.cell_threshold <= 1:
+            raise ValueError(f'SegmenterConfig.cell_threshold must be in [0, 1], got '
+                             f'{self.cell_threshold}')
+        lo, hi = self.cell_score_range
+        if not lo < hi:
+            raise ValueError(f'SegmenterConfig.cell_score_range must be (lo, hi) with lo < hi, '
+                             f'got {self.cell_score_range}')
         for name in ('max_forward_m', 'max_area_m2', 'join_jump_m', 'join_gap_m'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'SegmenterConfig.{name} must be > 0, got '
@@ -313,13 +320,10 @@ class PersonSegmenter:
         grid = self._grid(depth, intrinsics)
         if grid.n_valid < 16:
             return []
-        grid.plane = self._floor(grid)
-        grid.has_plane = bool(grid.plane.any())
-        grid.axes = _frame_axes(grid.plane)
-        self._cells(grid)
+        self._floor_and_cells(grid)
         prob = None
         if self.cell_scorer is not None:
-            prob = self.cell_scorer(self._cell_features(grid, intrinsics))
+            prob = self._cell_probabilities(grid, intrinsics)
             grid.keep &= prob >= self.config.cell_threshold
         comps = self._components(grid)
         self._person_rules(grid, comps)
@@ -345,16 +349,19 @@ class PersonSegmenter:
         :data:`CELL_FEATURES`) - and the grid step in pixels (cell ``(gy, gx)`` samples pixel
         ``(gy step + step // 2, gx step + step // 2)``). Fits (and carries) the floor as
         :meth:`segment` does."""
-        depth = self._check(depth_m, intrinsics)
-        grid = self._grid(depth, intrinsics)
-        grid.plane = self._floor(grid)
-        grid.has_plane = bool(grid.plane.any())
-        grid.axes = _frame_axes(grid.plane)
-        self._cells(grid)
+        grid = self._grid(self._check(depth_m, intrinsics), intrinsics)
+        self._floor_and_cells(grid)
         return self._cell_features(grid, intrinsics), grid.step
 
     def _cell_features(self, grid: _Grid, k: Intrinsics) -> np.ndarray:
         return cell_features(grid.z, self._buffers['height'], grid.keep, grid.step / k.fx)
+
+    def _cell_probabilities(self, grid: _Grid, k: Intrinsics) -> np.ndarray:
+        prob = np.asarray(self.cell_scorer(self._cell_features(grid, k)))
+        if prob.shape != grid.keep.shape:
+            raise ValueError(f'cell_scorer returned shape {prob.shape}, expected the working '
+                             f'grid {grid.keep.shape}')
+        return prob
 
     # ------------------------------------------------------------------ steps
     @staticmethod
@@ -387,6 +394,13 @@ class PersonSegmenter:
                      slope=self.config.jump_slope * step / k.fx,
                      keep=self._buffer('keep', shape, np.bool_),
                      labels=self._buffer('labels', shape, np.int32))
+
+    def _floor_and_cells(self, grid: _Grid) -> None:
+        """Steps 2-3: floor plane, frame axes and the cells to segment."""
+        grid.plane = self._floor(grid)
+        grid.has_plane = bool(grid.plane.any())
+        grid.axes = _frame_axes(grid.plane)
+        self._cells(grid)
 
     def _floor(self, grid: _Grid) -> np.ndarray:
         """(4,) float64 floor plane, zeros when none was found (or floors are disabled)."""
@@ -534,7 +548,7 @@ class PersonSegmenter:
         count = np.bincount(flat, minlength=n)[:n]
         total = np.bincount(flat, weights=prob.ravel(), minlength=n)[:n]
         mean = total / np.maximum(count, 1)
-        return np.clip((mean - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+        return np.clip((mean - lo) / (hi - lo), 0.0, 1.0)
 
     def _score(self, stats: np.ndarray, feats: np.ndarray, grid: _Grid) -> tuple:
         """(n + 1,) scores in [0, 1] (0 = not a person) and visible heights (metres)."""

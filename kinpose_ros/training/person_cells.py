@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 from kinpose_ros.data.synth.generator import SynthConfig
 from kinpose_ros.data.synth.parallel import map_frames
 from kinpose_ros.nets.person_cells import PersonCellNet
+from kinpose_ros.training.trainer import source_commit
 
 __all__ = ['cell_labels', 'export_person_cells', 'make_cell_data', 'train_person_cells']
 
@@ -128,14 +128,6 @@ def train_person_cells(data: list, epochs: int, batch: int = 32, lr: float = 3e-
     return net.eval()
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return 'unknown'
-
-
 def export_person_cells(net, out: Path, meta: dict) -> tuple:
     """``out.onnx`` (input ``cells`` (1, 5, Hg, Wg), output ``logits`` (1, 1, Hg, Wg), dynamic
     grid size) and ``out.json``, the card."""
@@ -187,7 +179,7 @@ def main(argv=None) -> int:
     meta = {'training': {'frames': len(data), 'data_seeds': [args.seed, args.seed + 1],
                          'epochs': args.epochs, 'crop': list(CROP),
                          'minutes': round((time.time() - t0) / 60, 1)},
-            'commit': _commit()}
+            'commit': source_commit()}
     paths = export_person_cells(net, args.out, meta)
     print('wrote', *paths)
     return 0

@@ -265,3 +265,14 @@ def test_cell_classifier_score_factor_drops_what_it_does_not_call_a_person():
     (p,) = factor.segment(depth, K)
     (ref,) = PersonSegmenter().segment(depth, K)
     assert p.score == pytest.approx(ref.score * 0.5)
+
+
+def test_cell_classifier_config_and_output_are_checked():
+    with pytest.raises(ValueError, match='cell_threshold'):
+        SegmenterConfig(cell_threshold=1.5)
+    with pytest.raises(ValueError, match='cell_score_range'):
+        SegmenterConfig(cell_score_range=(0.8, 0.5))
+    depth = render([(0.3, 3.5)])
+    bad = PersonSegmenter(cell_scorer=lambda f: np.ones((10, 10), np.float32))
+    with pytest.raises(ValueError, match='working grid'):
+        bad.segment(depth, K)
