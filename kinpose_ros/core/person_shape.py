@@ -334,11 +334,12 @@ def score_components(stats: np.ndarray, feats: np.ndarray, plane_d: float, has_p
     width lows (m), max width before a penalty (m), remnant fractions where the penalty starts
     and ends (``SF_REMNANT``). The score is a product of soft factors:
     visible height (a lower bound when cut at the image top or bottom), top of the component
-    above the floor (a head is 0.5-1 m up or more), width, area, how box-like the silhouette
-    is (furniture fills its bounding box), a narrow head on top, support (standing on the
-    floor, or legs hidden behind something nearer), cuts at the image's side borders, an
-    outline that continues into a removed wall plane (a remnant of the wall), and a forward
-    extent more than twice the height and the width.
+    above the floor (a head is 0.5-1 m up or more), width, area (less is needed when cut at
+    the image bottom with no floor in view: an upper body close to the camera, holed by the
+    sensor), how box-like the silhouette is (furniture fills its bounding box), a narrow head
+    on top, support (standing on the floor, or legs hidden behind something nearer), cuts at
+    the image's side borders, an outline that continues into a removed wall plane (a remnant
+    of the wall), and a forward extent more than twice the height and the width.
     """
     h_min, h_max, w_min, w_max, a_min, h_typ, w_typ, w_wide, rem0, rem1 = limits[:10]
     n_pos = 0
@@ -371,7 +372,10 @@ def score_components(stats: np.ndarray, feats: np.ndarray, plane_d: float, has_p
             elif top < 1.5 and top_w < 0.1:  # no head; a raised hand would be higher
                 s *= 0.3
         s *= _ramp(w, 0.5 * w_typ, w_typ) * (0.8 if w > w_wide else 1.0)
-        s *= _ramp(area, 0.1, 0.25)
+        if (border & 2) != 0 and not has_plane:  # an upper body before a desk camera
+            s *= _ramp(area, 0.08, 0.15)
+        else:
+            s *= _ramp(area, 0.1, 0.25)
         rows = stats[k, ST_R1] - stats[k, ST_R0] + 1
         fill = stats[k, ST_COUNT] / (rows * (stats[k, ST_C1] - stats[k, ST_C0] + 1))
         s *= 1.0 - 0.8 * _ramp(fill, 0.65, 0.9)

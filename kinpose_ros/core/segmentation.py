@@ -14,8 +14,10 @@ Algorithm (numba kernels in :mod:`~kinpose_ros.core.segmentation_kernels`,
    camera up), hypotheses from one cell and its normal or from three nearby cells, with the
    camera ``camera_height_range_m`` above; scored by level cells on the plane minus cells
    below it (so a table top loses to the floor under it); refined by weighted least squares.
-   The previous frame's plane (:class:`SegmenterState`) competes as a hypothesis. Cells less
-   than ``floor_margin`` above the floor, or beyond ``max_depth_m``, are dropped.
+   The previous frame's plane (:class:`SegmenterState`) competes as a hypothesis. A small
+   plane close to the camera (``floor_min_extent_m``, ``floor_near_m``) is no floor (an upper
+   body in front of a desk camera). Cells less than ``floor_margin`` above the floor, or beyond
+   ``max_depth_m``, are dropped.
 3. Table tops: level cells (flat along the image column) form patches by height; patches at
    least ``furniture_level_m`` long above the floor are dropped, so people touching a table
    do not merge with it.
@@ -101,6 +103,12 @@ class SegmenterConfig:
         camera_height_range_m: allowed camera height above the floor.
         floor_hypotheses, floor_eval_points: RANSAC hypotheses and scoring points.
         floor_min_fraction: least inlier fraction of valid cells for a floor to count.
+        floor_min_extent_m, floor_near_m: a plane whose cells extend less than
+            ``floor_min_extent_m`` along the horizontal forward axis (5th to 95th percentile)
+            at a median depth under ``floor_near_m`` is no floor: a person's torso close to
+            the camera (a desk camera seeing an upper body) can pass for a floor tilted toward
+            the camera. A far floor seen as a thin band (the camera pitched up, people in
+            front) stays, however short. ``floor_min_extent_m=0`` disables the check.
         floor_margin: cells closer to the floor than this are floor.
         plane_tolerance: inlier band of plane fits.
         jump: neighbour depth difference that splits components; ``jump_slope`` adds
@@ -154,6 +162,8 @@ class SegmenterConfig:
     floor_hypotheses: int = 64
     floor_eval_points: int = 800
     floor_min_fraction: float = 0.03
+    floor_min_extent_m: float = 0.5
+    floor_near_m: float = 1.5
     floor_margin: tuple = (0.05, 0.004)
     plane_tolerance: tuple = (0.03, 0.006)
     jump: tuple = (0.05, 0.012)
@@ -195,6 +205,10 @@ class SegmenterConfig:
             if not 0 <= lo < hi:
                 raise ValueError(f'SegmenterConfig.{name} must be (lo, hi) with 0 <= lo < hi, '
                                  f'got {getattr(self, name)}')
+        for name in ('floor_min_extent_m', 'floor_near_m'):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f'SegmenterConfig.{name} must be >= 0, got '
+                                 f'{getattr(self, name)}')
         if not 0 <= self.min_score <= 1:
             raise ValueError(f'SegmenterConfig.min_score must be in [0, 1], got {self.min_score}')
         if not 0 <= self.cell_threshold <= 1:
@@ -417,6 +431,12 @@ class PersonSegmenter:
             cfg.plane_tolerance[1], plane)
         if frac < cfg.floor_min_fraction:
             plane[:] = 0.0
+        elif plane.any() and cfg.floor_min_extent_m > 0:
+            extent, depth = plane_fit.inlier_extent(grid.P, plane, _frame_axes(plane)[2],
+                                                    cfg.plane_tolerance[0],
+                                                    cfg.plane_tolerance[1], 4)
+            if extent < cfg.floor_min_extent_m and depth < cfg.floor_near_m:
+                plane[:] = 0.0
         found = bool(plane.any())
         self.state.floor_plane = plane.copy() if found else None
         self.state.floor_score = score if found else 0.0

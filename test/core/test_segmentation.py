@@ -205,6 +205,30 @@ def test_bad_input_is_rejected():
         SegmenterConfig(grid_min_step=0)
     with pytest.raises(ValueError, match='min_score'):
         SegmenterConfig(min_score=1.5)
+    with pytest.raises(ValueError, match='floor_min_extent_m'):
+        SegmenterConfig(floor_min_extent_m=-1.0)
+
+
+def test_a_torso_close_to_the_camera_is_not_taken_for_a_floor():
+    # a 0.5 x 0.5 m surface leaning back at 0.8 m (a desk camera's view of a chest): its
+    # normal is 50 degrees from camera up and the camera 0.74 m above its plane, inside the
+    # floor cone, but it spans half a metre, a floor metres
+    k = SENSOR_PRESETS['realsense_sr305']
+    n = np.array([0.0, -np.cos(np.radians(50)), -np.sin(np.radians(50))])
+    p0 = np.array([0.0, 0.2, 0.8])
+    d = -n @ p0
+    u, v = np.meshgrid((np.arange(k.width) - k.cx) / k.fx, (np.arange(k.height) - k.cy) / k.fy)
+    rays = np.stack([u, v, np.ones_like(u)], -1)
+    t = -d / (rays @ n)
+    pts = rays * t[..., None]
+    on = (np.abs(pts[..., 0]) < 0.25) & (np.abs(pts[..., 1] - 0.2) < 0.25) & (t > 0)
+    depth = np.where(on, pts[..., 2], np.nan).astype(np.float32)
+    seg = PersonSegmenter()
+    seg.segment(depth, k)
+    assert seg.state.floor_plane is None
+    without_check = PersonSegmenter(SegmenterConfig(floor_min_extent_m=0.0))
+    without_check.segment(depth, k)
+    assert without_check.state.floor_plane is not None  # what the check prevents
 
 
 def test_min_score_zero_keeps_every_scored_component_without_crashing():
@@ -233,6 +257,30 @@ def test_real_itop_frame_has_exactly_one_person(shared_data):
                         and x0 >= 96 and y0 >= 50 and x1 <= 222
                         and abs(proposals[0].centroid_xyz[2] - 3.0) < 0.2)
         assert sum(good) >= 11, f'step {min_step}: one person for {sum(good)} of 12 seeds'
+
+
+@pytest.mark.parametrize('name, head_top, left, right', [('a', 62, 150, 440),
+                                                          ('b', 165, 225, 570)])
+def test_real_sr305_upper_body_close_to_the_camera_is_one_person(shared_data, name, head_top,
+                                                                  left, right):
+    # a desk camera's view: an upper body at ~0.75 m cut at the image bottom, a hand toward
+    # the camera, 18-21 % valid pixels and no floor (frame b's torso fits a floor plane)
+    from PIL import Image
+
+    with Image.open(shared_data / 'real_depth' / f'sr305_upperbody_hand_{name}.png') as im:
+        raw = np.asarray(im)
+    depth = decode_depth(raw, '16UC1', depth_unit_m=0.000125)
+    k = SENSOR_PRESETS['realsense_sr305']
+    for seed in range(4):
+        seg = PersonSegmenter(SegmenterConfig(seed=seed))
+        proposals = seg.segment(depth, k)
+        assert len(proposals) == 1, f'seed {seed}: {len(proposals)} proposals'
+        x0, y0, x1, y1 = proposals[0].box_xyxy
+        # hand-checked on the image: head top at row ~60 (a) / ~163 (b), the open hand's
+        # left edge at column ~141 (a) / ~217 (b), the far shoulder or arm at ~460 / ~589
+        assert head_top - 15 <= y0 <= head_top and y1 == 480
+        assert left - 30 <= x0 <= left and right <= x1 <= right + 40
+        assert seg.state.floor_plane is None
 
 
 def _prob_of(people: list, step: int = 3):
