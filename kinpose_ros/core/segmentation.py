@@ -104,11 +104,11 @@ class SegmenterConfig:
         floor_hypotheses, floor_eval_points: RANSAC hypotheses and scoring points.
         floor_min_fraction: least inlier fraction of valid cells for a floor to count.
         floor_min_extent_m, floor_near_m: a plane whose cells extend less than
-            ``floor_min_extent_m`` along the horizontal forward axis (5th to 95th percentile)
-            at a median depth under ``floor_near_m`` is no floor: a person's torso close to
-            the camera (a desk camera seeing an upper body) can pass for a floor tilted toward
-            the camera. A far floor seen as a thin band (the camera pitched up, people in
-            front) stays, however short. ``floor_min_extent_m=0`` disables the check.
+            ``floor_min_extent_m`` along the horizontal forward axis (about the 5th to 95th
+            percentile) at a mean depth under ``floor_near_m`` is no floor: a person's torso
+            close to the camera (a desk camera seeing an upper body) can pass for a floor
+            tilted toward the camera. A far floor seen as a thin band (the camera pitched up,
+            people in front) stays, however short. ``floor_min_extent_m=0`` disables the check.
         floor_margin: cells closer to the floor than this are floor.
         plane_tolerance: inlier band of plane fits.
         jump: neighbour depth difference that splits components; ``jump_slope`` adds
