@@ -154,14 +154,16 @@ class PoseEstimator:
 
     # ---- public ----------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """One backend call, one crop (loads the compiled crop kernel), two filter steps and one
-        cold + one warm IK fit on the rest pose."""
+        """One backend call, one crop (loads the compiled crop kernel), the surface check, two
+        filter steps and one cold + one warm IK fit on the rest pose."""
         from kinpose_ros.core.depth import crop_depth_batch  # noqa: PLC0415
 
         c, h, w = self.card.input.channels, *self.card.input_size
         self.backend(np.zeros((1, c, h, w), np.float32))
         crop_depth_batch(np.ones((8, 8), np.float32), np.array([[0.0, 0.0, 8.0, 8.0]]), (w, h),
                          np.ones(1))
+        post_kernels.surface_factor(np.zeros((1, 1, 2)), np.ones((1, 1)),
+                                    np.ones((2, 2), np.float32), 0.1, 0.4, 0.5, 0.5)
         smoother = OneEuroFilter()  # loads the compiled filter step
         smoother(np.zeros(3), 0.0)
         smoother(np.zeros(3), 1.0)
@@ -298,18 +300,11 @@ class PoseEstimator:
     def _surface_factor(self, dec: Decoded, depth_m: np.ndarray) -> np.ndarray:
         """(N, J) agreement of each joint with the measured surface (module docstring)."""
         cfg = self.config
-        H, W = depth_m.shape
-        u = np.floor(dec.joints_uv[..., 0] + 0.5)
-        v = np.floor(dec.joints_uv[..., 1] + 0.5)
-        inside = (u >= 0) & (u < W) & (v >= 0) & (v < H)  # NaN: outside
-        flat = np.where(inside, v * W + u, 0).astype(np.int64)
-        surf = np.where(inside, depth_m.reshape(-1)[flat], np.nan)
-        ahead = surf - dec.joints_xyz[..., 2]  # > 0: joint in front of the visible surface
-        with np.errstate(invalid='ignore'):
-            f = np.exp(-np.square(np.maximum(ahead, 0.0) / cfg.surface_tolerance_m))
-            f = np.where(ahead < -cfg.occluded_behind_m, cfg.occluded_factor, f)
-            f = np.where(surf > 0, f, cfg.unverified_factor)  # NaN surface: unverified
-        return np.where(np.isnan(dec.joints_xyz[..., 2]), 0.0, f)
+        return post_kernels.surface_factor(
+            np.ascontiguousarray(dec.joints_uv, np.float64),
+            np.ascontiguousarray(dec.joints_xyz[..., 2], np.float64), depth_m,
+            cfg.surface_tolerance_m, cfg.occluded_behind_m, cfg.occluded_factor,
+            cfg.unverified_factor)
 
     def _solve_ik(self, targets: np.ndarray, weights: np.ndarray, init: tuple | None) -> tuple:
         """IK fit of targets (B, J, 3) metres (NaN = none) with weights (B, J) >= 0.

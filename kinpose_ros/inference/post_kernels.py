@@ -1,4 +1,5 @@
-"""Compiled (numba) tail of ``PoseEstimator``: smoothed state -> skeleton, pixels, confidence.
+"""Compiled (numba) parts of ``PoseEstimator``: the surface check of decoded joints, and the tail
+(smoothed state -> skeleton, pixels, confidence).
 
 One call per frame replaces about twenty small numpy calls (Gram-Schmidt, forward kinematics per
 person, projection, confidence), which cost a few microseconds each at these sizes.
@@ -10,7 +11,7 @@ import numpy as np
 
 from kinpose_ros.core.ik_kernels import fk
 
-__all__ = ['finish_people']
+__all__ = ['finish_people', 'surface_factor']
 
 
 @nb.njit(cache=True, nogil=True)
@@ -78,3 +79,38 @@ def finish_people(states, J, D, parent, offset, dof_start, dof_count, dof_idx, d
             r = 0.0 if r != r else r / residual_scale
             c = net_conf[i, j] * surface[i, j] * np.exp(-r * r)
             conf[i, j] = min(max(c, 0.0), 1.0)
+
+
+@nb.njit(cache=True, nogil=True)
+def surface_factor(uv, z, depth, tolerance, behind, occluded_factor, unverified_factor):
+    """(N, J) agreement of joints with the measured surface (``PoseEstimator``'s docstring):
+    joint ``(n, j)`` at pixel ``uv`` (rounded half up) and depth ``z`` against ``depth`` there:
+    ``exp(-(max(surface - z, 0) / tolerance)^2)`` (a joint in front of the visible surface is
+    doubtful), ``occluded_factor`` where it lies more than ``behind`` behind it (hidden),
+    ``unverified_factor`` where the pixel is outside the image or has no depth, 0 for a NaN
+    joint."""
+    N, J = z.shape
+    H, W = depth.shape
+    out = np.empty((N, J))
+    for n in range(N):
+        for j in range(J):
+            zj = z[n, j]
+            if not zj == zj:
+                out[n, j] = 0.0
+                continue
+            u = np.floor(uv[n, j, 0] + 0.5)
+            v = np.floor(uv[n, j, 1] + 0.5)
+            if not (u >= 0 and u < W and v >= 0 and v < H):  # NaN: outside
+                out[n, j] = unverified_factor
+                continue
+            surf = depth[int(v), int(u)]
+            if not surf > 0:  # NaN or no depth
+                out[n, j] = unverified_factor
+                continue
+            ahead = surf - zj
+            if ahead < -behind:
+                out[n, j] = occluded_factor
+            else:
+                a = max(ahead, 0.0) / tolerance
+                out[n, j] = np.exp(-a * a)
+    return out
