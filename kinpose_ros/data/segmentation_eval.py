@@ -194,14 +194,24 @@ def main(argv=None) -> int:
     ap.add_argument('--size', default='320x240', help="WxH, or 'native' for sensor sizes")
     ap.add_argument('--model', default='none', help="person-cell card, 'default' (the "
                     "shipped one) or 'none' (depth rules only, the default)")
+    ap.add_argument('--sensors', nargs='+', default=None,
+                    help="sensor presets to draw from (default: all of the generator's)")
+    ap.add_argument('--people', type=int, nargs=2, default=[0, 4], metavar=('MIN', 'MAX'))
+    ap.add_argument('--distance', type=float, nargs=2, default=[0.7, 6.0],
+                    metavar=('MIN', 'MAX'), help='camera-to-person ground distance, metres')
+    ap.add_argument('--min-visible', type=float, default=0.7,
+                    help='people at least this visible are targets (default 0.7)')
     args = ap.parse_args(argv)
     size = None if args.size == 'native' else tuple(int(v) for v in args.size.split('x'))
     scorer = cell_scorer_for(args.model)
+    extra = {'sensors': tuple(args.sensors)} if args.sensors else {}
     hits = targets = fp = frames = 0
     for seed in args.seeds:
-        gen = SynthGenerator(SynthConfig(people=(0, 4), clutter=True, noise=True,
-                                         image_size=size), seed=seed)
-        r = evaluate_segmentation(gen, args.frames, cell_scorer=scorer)
+        gen = SynthGenerator(SynthConfig(people=tuple(args.people), clutter=True, noise=True,
+                                         image_size=size, distance_m=tuple(args.distance),
+                                         **extra), seed=seed)
+        r = evaluate_segmentation(gen, args.frames, cell_scorer=scorer,
+                                  min_visible=args.min_visible)
         missed = round((1 - r['recall']) * r['targets'])
         print(json.dumps({'seed': seed, **{k: round(r[k], 4) for k in (
             'recall', 'mean_iou', 'recall_iou80', 'false_positives_per_frame')},
@@ -210,7 +220,7 @@ def main(argv=None) -> int:
         targets += r['targets']
         fp += r['false_positives_per_frame'] * r['frames']
         frames += r['frames']
-    print(json.dumps({'seeds': args.seeds, 'size': args.size,
+    print(json.dumps({'seeds': args.seeds, 'size': args.size, 'min_visible': args.min_visible,
                       'cell_model': str(scorer.path) if scorer is not None else None,
                       'recall': round(hits / max(targets, 1), 4), 'missed': targets - hits,
                       'targets': targets, 'false_positives_per_frame': round(fp / frames, 3)}))

@@ -93,3 +93,18 @@ def test_synthetic_acceptance():
     assert r['recall'] >= 0.97
     assert r['mean_iou'] >= 0.85
     assert r['false_positives_per_frame'] < 0.7
+
+
+def test_held_out_command_takes_the_scene_options(capsys):
+    import json
+
+    from kinpose_ros.data.segmentation_eval import main
+
+    assert main(['--seeds', '5', '--frames', '3', '--size', 'native', '--sensors',
+                 'realsense_sr305', '--people', '1', '1', '--distance', '0.6', '1.2',
+                 '--min-visible', '0.3']) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[-1]['min_visible'] == 0.3 and lines[-1]['seeds'] == [5]
+    assert 0 < lines[-1]['targets'] <= 3  # one person per frame, at least 30 % visible
+    with pytest.raises(SystemExit):
+        main(['--people', '1'])

@@ -153,6 +153,19 @@ def test_rgb_and_config_errors(body):
         SynthConfig(people=(3, 1))
     with pytest.raises(ValueError, match='encoding'):
         SynthConfig(encoding='8UC1')
+    with pytest.raises(ValueError, match='distance_m'):
+        SynthConfig(distance_m=(2.0, 1.0))
+
+
+def test_close_range_distances_outside_the_usual_band(body):
+    # a desk camera's range lies wholly below the 1.5-4.5 m band most people are drawn from
+    cfg = SynthConfig(sensors=('realsense_sr305',), distance_m=(0.6, 1.2), clutter=False,
+                      noise=False, out_of_frame_prob=0.0)
+    gen = SynthGenerator(cfg, seed=3, body=body)
+    for i in range(4):
+        person = gen.frame(i).people[0]
+        root_z = float(np.nanmedian(person.joints_xyz[:, 2]))
+        assert 0.45 < root_z < 1.45  # ground distance 0.6-1.2 m from a pitched camera
 
 
 def test_body_asset_matches_skeleton(body):

@@ -120,6 +120,11 @@ class SynthConfig:
                              f'{self.encoding!r}')
         if self.image_size is not None:
             self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+        lo_m, hi_m = (float(d) for d in self.distance_m)
+        if not 0 < lo_m <= hi_m:
+            raise ValueError(f'SynthConfig.distance_m must be (min, max) metres with 0 < min <= '
+                             f'max, got {self.distance_m}')
+        self.distance_m = (lo_m, hi_m)
 
 
 @dataclass

@@ -146,9 +146,11 @@ def sample_person_position(rng: np.random.Generator, K: Intrinsics, distance: fl
 
 
 def sample_distance(rng: np.random.Generator, lo: float = 0.7, hi: float = 6.0) -> float:
-    """Camera-to-person ground distance: 70 % within 1.5-4.5 m, the rest over [lo, hi]."""
-    if rng.uniform() < 0.7:
-        return float(rng.uniform(max(lo, 1.5), min(hi, 4.5)))
+    """Camera-to-person ground distance: 70 % within 1.5-4.5 m, the rest over [lo, hi]
+    (all of it over [lo, hi] when that range does not overlap 1.5-4.5 m)."""
+    core_lo, core_hi = max(lo, 1.5), min(hi, 4.5)
+    if rng.uniform() < 0.7 and core_lo < core_hi:
+        return float(rng.uniform(core_lo, core_hi))
     return float(rng.uniform(lo, hi))
 
 
