@@ -94,8 +94,9 @@ def _batch(data: list, idx: np.ndarray, rng: np.random.Generator) -> tuple:
 
 
 def train_person_cells(data: list, epochs: int, batch: int = 32, lr: float = 3e-3,
-                       seed: int = 0, log=print):
-    """A trained :class:`PersonCellNet` (eval mode) on ``data`` of :func:`make_cell_data`."""
+                       seed: int = 0, log=print, pos_weight: float = 1.0):
+    """A trained :class:`PersonCellNet` (eval mode) on ``data`` of :func:`make_cell_data`;
+    ``pos_weight`` weighs the loss of person cells against background cells."""
     import torch  # noqa: PLC0415
     import torch.nn.functional as F  # noqa: PLC0415
 
@@ -116,8 +117,9 @@ def train_person_cells(data: list, epochs: int, batch: int = 32, lr: float = 3e-
                     _batch(data, order[s * batch:(s + 1) * batch], rng))
             logits = net(x)[:, 0]
             w = (y != 2).float()
-            loss = (F.binary_cross_entropy_with_logits(logits, (y == 1).float(),
-                                                       reduction='none') * w).sum() / w.sum()
+            loss = (F.binary_cross_entropy_with_logits(
+                logits, (y == 1).float(), reduction='none',
+                pos_weight=torch.tensor(pos_weight)) * w).sum() / w.sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -156,6 +158,8 @@ def main(argv=None) -> int:
     ap.add_argument('--epochs', type=int, default=15)
     ap.add_argument('--seed', type=int, default=TRAIN_SEED)
     ap.add_argument('--workers', type=int, default=2)
+    ap.add_argument('--pos-weight', type=float, default=1.0,
+                    help='loss weight of person cells (1: the shipped model)')
     ap.add_argument('--out', type=Path, default=Path('models/person_cells'))
     ap.add_argument('--cache', type=Path, default=None,
                     help='npz cache of the generated grids (made when missing)')
@@ -175,9 +179,11 @@ def main(argv=None) -> int:
                 arrays[f'f{i}'], arrays[f'l{i}'] = f, lab
             np.savez(args.cache, **arrays)
     print(f'{len(data)} grids in {(time.time() - t0) / 60:.1f} min', flush=True)
-    net = train_person_cells(data, args.epochs, log=lambda m: print(m, flush=True))
+    net = train_person_cells(data, args.epochs, log=lambda m: print(m, flush=True),
+                             pos_weight=args.pos_weight)
     meta = {'training': {'frames': len(data), 'data_seeds': [args.seed, args.seed + 1],
                          'epochs': args.epochs, 'crop': list(CROP),
+                         'pos_weight': args.pos_weight,
                          'minutes': round((time.time() - t0) / 60, 1)},
             'commit': source_commit()}
     paths = export_person_cells(net, args.out, meta)
