@@ -16,6 +16,7 @@ import numpy as np
 from kinpose_ros.core.camera import Intrinsics
 from kinpose_ros.core.depth import CropInfo, crop_depth_batch
 from kinpose_ros.inference.model_card import PLANE_DEPTH_UNIT_M, ModelCard
+from kinpose_ros.inference.post_kernels import decode_uvz
 
 __all__ = ['Decoded', 'crop_boxes', 'crop_centres', 'crop_pixel_scales', 'decode_outputs',
            'geometry_planes', 'make_crops', 'project_points']
@@ -132,15 +133,6 @@ class Decoded:
     scale: np.ndarray | None = None             # (N,)
 
 
-def _crop_params(infos: list[CropInfo]) -> tuple[np.ndarray, ...]:
-    """Per crop: affine diagonal (N, 2), offset (N, 2), centre depth (N,), half range (N,)."""
-    A = np.array([ci.to_image_affine() for ci in infos])  # (N, 2, 3)
-    diag = np.stack([A[:, 0, 0], A[:, 1, 1]], axis=1)
-    centre = np.array([ci.center_depth_m for ci in infos])
-    half = np.array([ci.half_range_m for ci in infos])
-    return diag, A[:, :, 2], centre, half
-
-
 def _unproject(uv: np.ndarray, z: np.ndarray, K: Intrinsics) -> np.ndarray:
     out = np.empty(np.shape(z) + (3,))  # written in place: np.stack costs more on small input
     out[..., 0] = (uv[..., 0] - K.cx) / K.fx * z
@@ -165,29 +157,46 @@ def decode_outputs(outputs: dict, infos: list[CropInfo], intrinsics: Intrinsics,
     A crop whose centre depth is unknown (no valid pixel) decodes to NaN joints.
     """
     n = len(infos)
-    diag, offset, centre_z, half = _crop_params(infos) if n else (
-        np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0))
-    centre_xyz = crop_centres(infos, intrinsics)
 
     def raw(name: str) -> np.ndarray:
         spec = card.output(name)
         return np.asarray(outputs[name], dtype=np.float64) / (spec.scale if spec else 1.0)
 
     if card.decode == 'uvz_crop':
-        uv = raw('uv') * diag[:, None] + offset[:, None]
-        z = raw('z') * half[:, None] + centre_z[:, None]
-        joints = _unproject(uv, z, intrinsics)
-        conf = raw('confidence')
-        out = Decoded(joints, uv, conf, centre_xyz)
+        out = _decode_uvz(outputs, infos, intrinsics, card)
     else:
+        centre_xyz = crop_centres(infos, intrinsics)
         joints = raw('joints') + centre_xyz[:, None]
         conf = raw('confidence') if 'confidence' in outputs else np.ones(joints.shape[:2])
+        conf = np.clip(np.where(np.isnan(conf), 0.0, conf), 0.0, 1.0)
         out = Decoded(joints, project_points(joints, intrinsics), conf, centre_xyz)
     if card.angles == 'native':
-        out.root_translation = raw('root_translation') + centre_xyz
+        out.root_translation = raw('root_translation') + out.centre_xyz
         out.root_rotation = raw('root_rotation')
         out.joint_angles = raw('joint_angles')
         out.scale = raw('scale') if 'scale' in outputs else np.ones(n)
-    conf = out.confidence
-    out.confidence = np.clip(np.where(np.isnan(conf), 0.0, conf), 0.0, 1.0)
     return out
+
+
+def _decode_uvz(outputs: dict, infos: list[CropInfo], K: Intrinsics,
+                card: ModelCard) -> Decoded:
+    """``uvz_crop``: crop pixels and normalised depth -> image pixels and metres (one compiled
+    pass, ``post_kernels.decode_uvz``; a dozen numpy calls cost ~50 us a frame)."""
+    n = len(infos)
+    table = np.empty((n, 8))
+    for i, ci in enumerate(infos):
+        A = ci.to_image_affine()
+        x0, y0, x1, y1 = ci.box_xyxy
+        # box centre (pixel edges) minus half a pixel: pixel-centre coordinates
+        table[i] = (A[0, 0], A[1, 1], A[0, 2], A[1, 2], ci.center_depth_m, ci.half_range_m,
+                    0.5 * (x0 + x1) - 0.5, 0.5 * (y0 + y1) - 0.5)
+    J = np.shape(outputs['uv'])[1]
+    uv = np.asarray(outputs['uv']).reshape(n, J, 2)
+    z = np.asarray(outputs['z']).reshape(n, J)
+    conf = np.asarray(outputs['confidence']).reshape(n, J)
+    scales = [(card.output(k).scale if card.output(k) else 1.0) for k in ('uv', 'z', 'confidence')]
+    joints, uv_img = np.empty((n, J, 3)), np.empty((n, J, 2))
+    conf_out, centres = np.empty((n, J)), np.empty((n, 3))
+    decode_uvz(uv, z, conf, float(scales[0]), float(scales[1]), float(scales[2]), table,
+               K.fx, K.fy, K.cx, K.cy, joints, uv_img, conf_out, centres)
+    return Decoded(joints, uv_img, conf_out, centres)

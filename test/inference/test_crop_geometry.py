@@ -67,3 +67,30 @@ def test_decode_rules_recover_camera_points():
     np.testing.assert_allclose(dec2.joints_xyz, pts, atol=1e-12)
     np.testing.assert_allclose(dec2.joints_uv, K.project(pts), atol=1e-9)
     assert np.all(dec2.confidence == 1.0)
+
+
+def test_uvz_decode_matches_the_crop_methods_per_person_and_handles_no_depth():
+    from kinpose_ros.core.depth import CropInfo
+
+    a2j = card('a2j')
+    rng = np.random.default_rng(1)
+    infos = [CropInfo((10.0, 20.0, 90.0, 180.0), (64, 64), 2.5, 0.8),
+             CropInfo((150.5, 30.0, 230.0, 230.0), (64, 64), 4.1, 1.2),
+             CropInfo((5.0, 5.0, 60.0, 100.0), (64, 64), float('nan'), 1.0)]  # no valid pixel
+    uv = rng.uniform(0, 64, (3, 15, 2)).astype(np.float32)
+    z = rng.uniform(-1, 1, (3, 15)).astype(np.float32)
+    conf = rng.uniform(-0.5, 1.5, (3, 15)).astype(np.float32)
+    conf[0, 0] = np.nan
+    dec = decode_outputs({'uv': uv, 'z': z, 'confidence': conf}, infos, K, a2j)
+    for i, ci in enumerate(infos[:2]):
+        uv_img = ci.crop_to_image(uv[i].astype(np.float64))
+        depth = ci.denormalise_depth(z[i].astype(np.float64))
+        np.testing.assert_allclose(dec.joints_uv[i], uv_img, rtol=1e-12)
+        np.testing.assert_allclose(dec.joints_xyz[i], K.unproject(uv_img, depth), rtol=1e-12)
+    assert np.isnan(dec.joints_xyz[2]).all() and np.isnan(dec.centre_xyz[2]).all()
+    assert dec.confidence[0, 0] == 0.0
+    np.testing.assert_array_equal(dec.confidence[:, 1:],
+                                  np.clip(conf[:, 1:].astype(np.float64), 0.0, 1.0))
+    empty = decode_outputs({'uv': np.zeros((0, 15, 2)), 'z': np.zeros((0, 15)),
+                            'confidence': np.zeros((0, 15))}, [], K, a2j)
+    assert empty.joints_xyz.shape == (0, 15, 3) and empty.centre_xyz.shape == (0, 3)
