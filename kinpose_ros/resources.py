@@ -38,3 +38,22 @@ def find(relative: str) -> Path:
     searched = ', '.join(str(d) for d in dirs) or '(no share directory found)'
     raise FileNotFoundError(f'{relative!r} not found in the kinpose_ros share directories: '
                             f'{searched}; set KINPOSE_SHARE or reinstall the package')
+
+
+def source_commit() -> str:
+    """Short commit of the source tree this package runs from ('-dirty' with uncommitted
+    changes to tracked files of the kinpose_ros package; 'unknown' outside git): the
+    provenance that checkpoints, exported models and model cards record."""
+    import subprocess  # noqa: PLC0415
+
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(['git', 'rev-parse', '--short=12', 'HEAD'], capture_output=True,
+                             text=True, timeout=5, cwd=here)
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--',
+                                '.'], capture_output=True, text=True, timeout=5, cwd=here)
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'
+    if rev.returncode != 0:
+        return 'unknown'
+    return rev.stdout.strip() + ('-dirty' if dirty.stdout.strip() else '')

@@ -7,8 +7,9 @@ non-zero and says which output or operator failed.
 from __future__ import annotations
 
 import argparse
-import subprocess
 from pathlib import Path
+
+from kinpose_ros.resources import source_commit
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -38,21 +39,6 @@ def add_parser(subparsers, name: str) -> None:
     p.set_defaults(func=run)
 
 
-def git_commit() -> str:
-    """Short commit of the source tree this package runs from ('unknown' outside git)."""
-    try:
-        out = subprocess.run(['git', 'rev-parse', '--short=12', 'HEAD'], capture_output=True,
-                             text=True, timeout=5, cwd=Path(__file__).resolve().parent)
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
-                               capture_output=True, text=True, timeout=5,
-                               cwd=Path(__file__).resolve().parent)
-    except (OSError, subprocess.SubprocessError):
-        return 'unknown'
-    if out.returncode != 0:
-        return 'unknown'
-    return out.stdout.strip() + ('-dirty' if dirty.stdout.strip() else '')
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -64,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from kinpose_ros.tools.cli import print_json
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    commit = git_commit()
+    commit = source_commit()
     check = not args.no_check
     if args.checkpoint is not None:
         report = export_checkpoint(args.checkpoint, args.out, args.batch, args.dynamic_batch,

@@ -25,7 +25,7 @@ import numpy as np
 from kinpose_ros.data.synth.generator import SynthConfig
 from kinpose_ros.data.synth.parallel import map_frames
 from kinpose_ros.nets.person_cells import PersonCellNet
-from kinpose_ros.training.trainer import source_commit
+from kinpose_ros.resources import source_commit
 
 __all__ = ['cell_labels', 'export_person_cells', 'make_cell_data', 'train_person_cells']
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from kinpose_ros.resources import source_commit
 from kinpose_ros.training.config import TrainConfig
 from kinpose_ros.training.distributed import DistInfo, all_mean, barrier, setup_distributed
 from kinpose_ros.training.families import card_fields, family_loss, model_config
@@ -264,24 +265,6 @@ class Trainer:
         if val is not None:
             msg += f', val mAP@10cm {val:.2f} %, MPJPE {row["val_mpjpe_mm"]:.1f} mm'
         print(f'{msg}; ETA {left / 3600:.2f} h', flush=True)
-
-
-def source_commit() -> str:
-    """Short commit of the source tree ('-dirty' with uncommitted changes to tracked files of
-    the kinpose_ros package; 'unknown' outside git), recorded in checkpoints."""
-    import subprocess
-
-    here = Path(__file__).resolve().parents[1]
-    try:
-        rev = subprocess.run(['git', 'rev-parse', '--short=12', 'HEAD'], capture_output=True,
-                             text=True, timeout=5, cwd=here)
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--',
-                                '.'], capture_output=True, text=True, timeout=5, cwd=here)
-    except (OSError, subprocess.SubprocessError):
-        return 'unknown'
-    if rev.returncode != 0:
-        return 'unknown'
-    return rev.stdout.strip() + ('-dirty' if dirty.stdout.strip() else '')
 
 
 def run_training(cfg: TrainConfig, out_dir: str | Path, device: str = 'cpu',

@@ -118,3 +118,16 @@ def test_shipped_model_finds_the_person_on_the_real_itop_frame(shipped, shared_d
     # the classifier (its cells' mean probability 0.62, a real-sensor look the synthetic data
     # lacks); the rules alone reject it - the reason the classifier is opt-in
     assert len(proposals) <= 2 and all(p.score < 0.5 for p in proposals if p is not best)
+
+
+def test_source_commit_names_the_checkout():
+    import re
+    import shutil
+
+    from kinpose_ros.resources import source_commit
+
+    commit = source_commit()
+    if shutil.which('git') is None:
+        assert commit == 'unknown'
+    else:  # the tests run from a git checkout (CI clones the repository)
+        assert re.fullmatch(r'[0-9a-f]{12}(-dirty)?', commit), commit
