@@ -151,6 +151,12 @@ class SegmenterConfig:
             whose person probability is below this are not segmented (walls, furniture).
         cell_score_range: with a cell classifier, a proposal's score is multiplied by a ramp
             of its cells' mean person probability, 0 at the first value and 1 at the second.
+        cell_mode: with a cell classifier: ``'gate'`` - segment only the cells it keeps;
+            ``'union'`` - also segment every cell with the rules alone and add the people
+            found so that no gated proposal covers (box IoU < 0.3), their scores ramped by
+            ``cell_union_range``. The two miss different people: union finds more (seeds
+            100-109: 97.6 % against 96.9 % gated, 96.7 % rules alone) at the cost of a second
+            pass of steps 4-7 (about 0.6 ms per 320x240 frame on a CPU core).
     """
 
     grid_rows: int = 120
@@ -192,6 +198,8 @@ class SegmenterConfig:
     seed: int = 0
     cell_threshold: float = 0.3
     cell_score_range: tuple = (0.5, 0.8)
+    cell_mode: str = 'gate'
+    cell_union_range: tuple = (0.1, 0.4)
 
     def __post_init__(self) -> None:
         if self.grid_rows < 8:
@@ -214,10 +222,14 @@ class SegmenterConfig:
         if not 0 <= self.cell_threshold <= 1:
             raise ValueError(f'SegmenterConfig.cell_threshold must be in [0, 1], got '
                              f'{self.cell_threshold}')
-        lo, hi = self.cell_score_range
-        if not lo < hi:
-            raise ValueError(f'SegmenterConfig.cell_score_range must be (lo, hi) with lo < hi, '
-                             f'got {self.cell_score_range}')
+        for name in ('cell_score_range', 'cell_union_range'):
+            lo, hi = getattr(self, name)
+            if not lo < hi:
+                raise ValueError(f'SegmenterConfig.{name} must be (lo, hi) with lo < hi, got '
+                                 f'{getattr(self, name)}')
+        if self.cell_mode not in ('gate', 'union'):
+            raise ValueError(f"SegmenterConfig.cell_mode must be 'gate' or 'union', got "
+                             f'{self.cell_mode!r}')
         for name in ('max_forward_m', 'max_area_m2', 'join_jump_m', 'join_gap_m'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'SegmenterConfig.{name} must be > 0, got '
@@ -335,10 +347,31 @@ class PersonSegmenter:
         if grid.n_valid < 16:
             return []
         self._floor_and_cells(grid)
-        prob = None
-        if self.cell_scorer is not None:
-            prob = self._cell_probabilities(grid, intrinsics)
-            grid.keep &= prob >= self.config.cell_threshold
+        cfg = self.config
+        if self.cell_scorer is None:
+            return self._people(depth, intrinsics, grid, None, None)
+        prob = self._cell_probabilities(grid, intrinsics)
+        kept = grid.keep.copy() if cfg.cell_mode == 'union' else None
+        grid.keep &= prob >= cfg.cell_threshold
+        people = self._people(depth, intrinsics, grid, prob, cfg.cell_score_range)
+        if kept is None:
+            return people
+        # union: the rules on every cell as well; their people that no classifier-gated
+        # proposal covers join, scored with the looser ramp of cell_union_range
+        grid.keep[:] = kept
+        more = self._people(depth, intrinsics, grid, prob, cfg.cell_union_range)
+        boxes = np.array([p.box_xyxy for p in people], np.float64).reshape(-1, 4)
+        people += [p for p in more if not len(boxes) or
+                   _box_iou(np.asarray(p.box_xyxy, np.float64), boxes).max() < 0.3]
+        people.sort(key=lambda p: float(np.linalg.norm(p.centroid_xyz)))
+        return people
+
+    __call__ = segment
+
+    def _people(self, depth: np.ndarray, k: Intrinsics, grid: _Grid, prob: np.ndarray | None,
+                ramp: tuple | None) -> list[PersonProposal]:
+        """Steps 4-7 on ``grid.keep``: components, person rules, scores (times the ``ramp``
+        of the cells' mean person probability with a classifier) and proposals."""
         comps = self._components(grid)
         self._person_rules(grid, comps)
         cfg = self.config
@@ -348,14 +381,12 @@ class PersonSegmenter:
                                  1.5 * cfg.plane_tolerance[0], 1.5 * cfg.plane_tolerance[1])
         scores, heights = self._score(comps.stats, feats, grid)
         if prob is not None:
-            scores *= self._cell_factor(grid.labels, prob, len(scores))
+            scores *= self._cell_factor(grid.labels, prob, len(scores), ramp)
         # label 0 is "no component"; a score of 0 means "not a person" even at min_score 0
         chosen = np.flatnonzero((scores >= cfg.min_score) & (scores > 0))
         chosen = chosen[(chosen > 0) & (comps.stats[chosen, K.ST_COUNT] > 0)]
-        return self._proposals(depth, intrinsics, grid, comps.stats, chosen, scores[chosen],
+        return self._proposals(depth, k, grid, comps.stats, chosen, scores[chosen],
                                heights[chosen])
-
-    __call__ = segment
 
     def cell_features(self, depth_m: np.ndarray, intrinsics: Intrinsics) -> tuple:
         """``(features, step)``: (5, Hg, Wg) float32 inputs of a cell classifier for one
@@ -561,9 +592,11 @@ class PersonSegmenter:
                                   cfg.corridor_margin_m[0], cfg.corridor_margin_m[1], trimmed):
                 self._restat(grid, comps, trimmed)
 
-    def _cell_factor(self, labels: np.ndarray, prob: np.ndarray, n: int) -> np.ndarray:
-        """(n,) score factor per label from its cells' mean person probability."""
-        lo, hi = self.config.cell_score_range
+    @staticmethod
+    def _cell_factor(labels: np.ndarray, prob: np.ndarray, n: int, ramp: tuple) -> np.ndarray:
+        """(n,) score factor per label: ``ramp`` (lo, hi) of its cells' mean person
+        probability."""
+        lo, hi = ramp
         flat = labels.ravel()
         count = np.bincount(flat, minlength=n)[:n]
         total = np.bincount(flat, weights=prob.ravel(), minlength=n)[:n]
@@ -596,6 +629,15 @@ class PersonSegmenter:
         return [PersonProposal(boxes[i], masks[i], centroids[i], float(scores[i]),
                                float(heights[i]), int(count[i]))
                 for i in order if count[i] > 0]
+
+
+def _box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(M,) IoU of one ``x0, y0, x1, y1`` box with (M, 4) boxes."""
+    lo = np.maximum(box[:2], boxes[:, :2])
+    hi = np.minimum(box[2:], boxes[:, 2:])
+    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=1)
+    union = np.prod(box[2:] - box[:2]) + np.prod(boxes[:, 2:] - boxes[:, :2], axis=1) - inter
+    return inter / np.maximum(union, 1e-9)
 
 
 def _frame_axes(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -56,7 +56,7 @@ def _match_frame(boxes: np.ndarray, people: list, min_visible: float,
 
 def evaluate_segmentation(generator, n_frames: int, segmenter=None, min_visible: float = 0.7,
                           iou_threshold: float = 0.5, start: int = 0,
-                          cell_scorer=None) -> dict:
+                          cell_scorer=None, config=None) -> dict:
     """Recall, box IoU, false positives and time of a segmenter on generated frames.
 
     Args:
@@ -70,6 +70,7 @@ def evaluate_segmentation(generator, n_frames: int, segmenter=None, min_visible:
         min_visible: people at least this visible are targets.
         iou_threshold: least IoU of a hit.
         cell_scorer: the default segmenter's cell classifier (None: rules only).
+        config: the default segmenter's ``SegmenterConfig`` (None: its defaults).
 
     Returns:
         dict: ``recall`` (targets hit), ``recall_iou80`` (targets hit with IoU >= 0.8),
@@ -86,7 +87,8 @@ def evaluate_segmentation(generator, n_frames: int, segmenter=None, min_visible:
     misses = []
     for i in range(start, start + n_frames):
         frame = generator.frame(i)
-        seg = segmenter if segmenter is not None else PersonSegmenter(cell_scorer=cell_scorer)
+        seg = segmenter if segmenter is not None else PersonSegmenter(
+            config, cell_scorer=cell_scorer)
         t0 = time.perf_counter()
         proposals = seg.segment(frame.depth_m, frame.intrinsics)
         times.append(time.perf_counter() - t0)
@@ -113,13 +115,13 @@ def evaluate_segmentation(generator, n_frames: int, segmenter=None, min_visible:
 
 
 def _time_frames(frames: list, repeats: int, static_camera: bool = False,
-                 cell_scorer=None) -> float:
+                 cell_scorer=None, config=None) -> float:
     """Median over frames of the best-of-``repeats`` wall time of ``segment``, milliseconds;
     each run starts without a floor unless ``static_camera`` (then the last floor is reused,
     as in a stream from a fixed camera)."""
     from kinpose_ros.core.segmentation import PersonSegmenter  # noqa: PLC0415
 
-    seg = PersonSegmenter(cell_scorer=cell_scorer)
+    seg = PersonSegmenter(config, cell_scorer=cell_scorer)
     per_frame = []
     for f in frames:
         seg.segment(f.depth_m, f.intrinsics)  # warm-up (compilation, buffers)
@@ -135,7 +137,7 @@ def _time_frames(frames: list, repeats: int, static_camera: bool = False,
 
 
 def benchmark_segmentation(n_frames: int = 200, seed: int = 0, timing_frames: int = 50,
-                           repeats: int = 5, cell_scorer=None) -> dict:
+                           repeats: int = 5, cell_scorer=None, config=None) -> dict:
     """The issue's acceptance figures for person segmentation.
 
     Accuracy on ``n_frames`` synthetic frames (0-4 people, clutter, sensor noise, all sensors);
@@ -152,31 +154,35 @@ def benchmark_segmentation(n_frames: int = 200, seed: int = 0, timing_frames: in
     from kinpose_ros.data.synth import SynthConfig, SynthGenerator  # noqa: PLC0415
 
     gen = SynthGenerator(SynthConfig(people=(0, 4), clutter=True, noise=True), seed=seed)
-    acc = evaluate_segmentation(gen, n_frames, cell_scorer=cell_scorer)
+    acc = evaluate_segmentation(gen, n_frames, cell_scorer=cell_scorer, config=config)
     timing = {}
     for key, sensor in (('ms_per_frame', 'itop'),
                         ('ms_per_frame_640x480', 'realsense_d435_640x480')):
         g = SynthGenerator(SynthConfig(sensors=(sensor,), people=(1, 4)), seed=seed + 1,
                            body=gen.body)
         frames = [g.frame(i) for i in range(timing_frames)]
-        timing[key] = _time_frames(frames, repeats, cell_scorer=cell_scorer)
+        timing[key] = _time_frames(frames, repeats, cell_scorer=cell_scorer, config=config)
         if sensor == 'itop':
             timing['ms_per_frame_static_camera'] = _time_frames(frames, repeats, True,
-                                                                cell_scorer)
+                                                                cell_scorer, config)
     out = {k: acc[k] for k in ('recall', 'recall_iou80', 'mean_iou',
                                'false_positives_per_frame', 'targets', 'frames')}
     out.update(timing)
     out['cell_model'] = str(cell_scorer.path) if cell_scorer is not None else None
+    out['cell_mode'] = config.cell_mode if config is not None else 'gate'
     return out
 
 
 def bench_target(args) -> dict:
     """``kinpose bench segment``: :func:`benchmark_segmentation` (``--frames``, ``--seed``;
-    ``--model``: a person-cell card or ``default`` for the shipped one; none: rules only)."""
+    ``--model``: a person-cell card or ``default`` for the shipped one; none: rules only;
+    ``--cell-mode``: ``SegmenterConfig.cell_mode``)."""
+    from kinpose_ros.core.segmentation import SegmenterConfig  # noqa: PLC0415
     from kinpose_ros.inference.person_cells import cell_scorer_for  # noqa: PLC0415
 
+    config = SegmenterConfig(cell_mode=getattr(args, 'cell_mode', 'gate'))
     return benchmark_segmentation(n_frames=args.frames or 200, seed=args.seed,
-                                  cell_scorer=cell_scorer_for(args.model))
+                                  cell_scorer=cell_scorer_for(args.model), config=config)
 
 
 def main(argv=None) -> int:
@@ -201,7 +207,12 @@ def main(argv=None) -> int:
                     metavar=('MIN', 'MAX'), help='camera-to-person ground distance, metres')
     ap.add_argument('--min-visible', type=float, default=0.7,
                     help='people at least this visible are targets (default 0.7)')
+    ap.add_argument('--cell-mode', choices=('gate', 'union'), default='gate',
+                    help='with --model: SegmenterConfig.cell_mode')
     args = ap.parse_args(argv)
+    from kinpose_ros.core.segmentation import SegmenterConfig  # noqa: PLC0415
+
+    config = SegmenterConfig(cell_mode=args.cell_mode)
     size = None if args.size == 'native' else tuple(int(v) for v in args.size.split('x'))
     scorer = cell_scorer_for(args.model)
     extra = {'sensors': tuple(args.sensors)} if args.sensors else {}
@@ -211,7 +222,7 @@ def main(argv=None) -> int:
                                          image_size=size, distance_m=tuple(args.distance),
                                          **extra), seed=seed)
         r = evaluate_segmentation(gen, args.frames, cell_scorer=scorer,
-                                  min_visible=args.min_visible)
+                                  min_visible=args.min_visible, config=config)
         missed = round((1 - r['recall']) * r['targets'])
         print(json.dumps({'seed': seed, **{k: round(r[k], 4) for k in (
             'recall', 'mean_iou', 'recall_iou80', 'false_positives_per_frame')},
@@ -221,6 +232,7 @@ def main(argv=None) -> int:
         fp += r['false_positives_per_frame'] * r['frames']
         frames += r['frames']
     print(json.dumps({'seeds': args.seeds, 'size': args.size, 'min_visible': args.min_visible,
+                      'cell_mode': args.cell_mode,
                       'cell_model': str(scorer.path) if scorer is not None else None,
                       'recall': round(hits / max(targets, 1), 4), 'missed': targets - hits,
                       'targets': targets, 'false_positives_per_frame': round(fp / frames, 3)}))

@@ -63,7 +63,7 @@ def estimator_from_params(params: PoseParams) -> Any:
     config = EstimatorConfig(
         max_people=params.max_people,
         min_person_score=params.min_person_score if params.min_person_score >= 0 else None,
-        cell_model=params.cell_model or 'none',
+        cell_model=params.cell_model or 'none', cell_mode=params.cell_mode,
         backend=params.backend, threads=params.threads or None,
         track_gate_m=t.gate_m, track_max_age_s=t.max_age_s, smoothing=f.enabled,
         position_min_cutoff_hz=f.position_min_cutoff_hz, position_beta=f.position_beta,

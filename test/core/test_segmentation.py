@@ -320,7 +320,33 @@ def test_cell_classifier_config_and_output_are_checked():
         SegmenterConfig(cell_threshold=1.5)
     with pytest.raises(ValueError, match='cell_score_range'):
         SegmenterConfig(cell_score_range=(0.8, 0.5))
+    with pytest.raises(ValueError, match='cell_union_range'):
+        SegmenterConfig(cell_union_range=(0.4, 0.4))
+    with pytest.raises(ValueError, match='cell_mode'):
+        SegmenterConfig(cell_mode='both')
     depth = render([(0.3, 3.5)])
     bad = PersonSegmenter(cell_scorer=lambda f: np.ones((10, 10), np.float32))
     with pytest.raises(ValueError, match='working grid'):
         bad.segment(depth, K)
+
+
+def test_cell_union_adds_the_people_the_gate_lost_once():
+    people = [(-0.8, 3.5), (0.9, 4.5)]
+    depth = render(people, wall_z=6.0)
+    assert len(PersonSegmenter().segment(depth, K)) == 2
+    sure, unsure = _prob_of(people[:1]), _prob_of(people[1:])
+
+    def prob(features):  # the first person certain, the second at 0.25: below the gate (0.3)
+        return sure(features) + 0.25 * unsure(features)
+
+    gated = PersonSegmenter(cell_scorer=prob).segment(depth, K)
+    assert len(gated) == 1 and _iou(gated[0].box_xyxy, _true_box(-0.8, 3.5)) > 0.8
+    union = PersonSegmenter(SegmenterConfig(cell_mode='union'), cell_scorer=prob)
+    both = union.segment(depth, K)  # the first is not proposed twice
+    assert len(both) == 2
+    near, far = both  # nearest first
+    assert _iou(near.box_xyxy, _true_box(-0.8, 3.5)) > 0.8
+    assert _iou(far.box_xyxy, _true_box(0.9, 4.5)) > 0.8
+    (ref_far,) = [p for p in PersonSegmenter().segment(depth, K) if p.centroid_xyz[0] > 0]
+    # the rules' score times the union ramp (0.1, 0.4) at mean probability 0.25
+    assert far.score == pytest.approx(ref_far.score * 0.5, rel=0.05)

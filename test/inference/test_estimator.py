@@ -238,6 +238,13 @@ def test_cell_model_is_resolved_at_start_up(small_models, tmp_path):
     rules = PoseEstimator(card, EstimatorConfig(backend='onnxruntime-cpu', threads=1))
     rules(frame.depth_m, K, stamp=0.0)
     assert rules.segmenter.cell_scorer is None  # 'none' is the default
+    assert est.segmenter.config.cell_mode == 'gate'
+    union = PoseEstimator(card, EstimatorConfig(backend='onnxruntime-cpu', threads=1,
+                                                cell_model='default', cell_mode='union'))
+    assert len(union(frame.depth_m, K, stamp=0.0).people) == 1  # not proposed twice
+    assert union.segmenter.config.cell_mode == 'union'
+    with pytest.raises(ValueError, match='cell_mode'):
+        EstimatorConfig(cell_mode='all')
 
 
 def test_partial_person_at_the_image_border(small_models):
