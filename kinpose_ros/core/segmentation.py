@@ -54,8 +54,11 @@ step 3, from the planes of :data:`CELL_FEATURES`. Cells below ``cell_threshold``
 segmented (walls, furniture and pillars a person touches, which the rules would merge with the
 person, and what is left of them after plane removal), and step 6's score is multiplied by a
 ramp of the component's mean person probability (pieces of furniture and walls that look
-person-sized to the rules). The core stays free of ONNX Runtime: the scorer is any callable
-from the features to the probabilities.
+person-sized to the rules). With ``cell_mode='union'`` steps 4-7 run a second time on every
+cell (the rules alone) and the people found there that no gated proposal covers are added,
+scored with the looser ramp ``cell_union_range``: the classifier and the rules miss different
+people. The core stays free of ONNX Runtime: the scorer is any callable from the features to
+the probabilities.
 
 Library choice: numpy + numba (already core dependencies), not Open3D. Open3D's RANSAC plane
 fit and DBSCAN clustering cost several milliseconds per frame on an unorganised cloud and
