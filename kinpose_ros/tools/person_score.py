@@ -22,9 +22,10 @@ __all__ = ['proposal_scores', 'threshold_table']
 
 
 def proposal_scores(model: str, seed: int, frames: int, threads: int = 1,
-                    cell_model: str = 'none') -> np.ndarray:
+                    cell_model: str = 'none', cell_mode: str = 'gate') -> np.ndarray:
     """(N, 3) rows (true person 0/1, visible fraction of the matched person, score);
-    ``cell_model``: the segmenter's cell classifier (``EstimatorConfig.cell_model``)."""
+    ``cell_model``, ``cell_mode``: the segmenter's cell classifier and how it is used
+    (``EstimatorConfig``)."""
     from kinpose_ros.data.segmentation_eval import box_iou
     from kinpose_ros.data.synth import SynthConfig, SynthGenerator
     from kinpose_ros.inference.estimator import EstimatorConfig, PoseEstimator
@@ -33,7 +34,7 @@ def proposal_scores(model: str, seed: int, frames: int, threads: int = 1,
     est = PoseEstimator(model, EstimatorConfig(backend='onnxruntime-cpu', threads=threads,
                                                smoothing=False, max_people=8,
                                                min_person_score=1e-12,
-                                               cell_model=cell_model))
+                                               cell_model=cell_model, cell_mode=cell_mode))
     seen: list = []
     drop = est._drop_unlikely
 
@@ -86,11 +87,15 @@ def main(argv: list[str] | None = None) -> int:
                     default=[0.0, 0.01, 0.02, 0.03, 0.05])
     ap.add_argument('--cell-model', default='none', help="the segmenter's person-cell "
                     "classifier: 'none' (depth rules only), 'default' or a card")
+    ap.add_argument('--cell-mode', choices=('gate', 'union'), default='gate',
+                    help='with --cell-model: EstimatorConfig.cell_mode')
     ap.add_argument('--json', action='store_true')
     args = ap.parse_args(argv)
-    rows = proposal_scores(args.model, args.seed, args.frames, cell_model=args.cell_model)
+    rows = proposal_scores(args.model, args.seed, args.frames, cell_model=args.cell_model,
+                           cell_mode=args.cell_mode)
     table = threshold_table(rows, args.frames, args.thresholds)
-    summary = {'model': args.model, 'cell_model': args.cell_model, 'seed': args.seed,
+    summary = {'model': args.model, 'cell_model': args.cell_model,
+               'cell_mode': args.cell_mode, 'seed': args.seed,
                'frames': args.frames,
                'true_people': int((rows[:, 0] > 0).sum()),
                'visible_true_people': int(((rows[:, 0] > 0) & (rows[:, 1] >= 0.7)).sum()),
