@@ -80,7 +80,8 @@ def threshold_table(rows: np.ndarray, frames: int, thresholds: list[float]) -> l
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog='python -m kinpose_ros.tools.person_score',
                                  description=__doc__.split('\n\n')[0])
-    ap.add_argument('--model', default='models/a2j_body15.json')
+    ap.add_argument('--model', default=None,
+                    help='pose model card (default: the shipped models/a2j_body15.json)')
     ap.add_argument('--seed', type=int, default=41)
     ap.add_argument('--frames', type=int, default=200)
     ap.add_argument('--thresholds', type=float, nargs='+',
@@ -91,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
                     help='with --cell-model: EstimatorConfig.cell_mode')
     ap.add_argument('--json', action='store_true')
     args = ap.parse_args(argv)
+    if args.model is None:
+        from kinpose_ros.resources import find
+
+        args.model = str(find('models/a2j_body15.json'))
     rows = proposal_scores(args.model, args.seed, args.frames, cell_model=args.cell_model,
                            cell_mode=args.cell_mode)
     table = threshold_table(rows, args.frames, args.thresholds)
