@@ -36,9 +36,12 @@ def add_parser(subparsers, name: str) -> None:
     p.add_argument('--model', default=None, help='model card/ONNX for pipeline (default: '
                    'models/a2j_body15, else a random-weight A2J); for segment, the person-cell '
                    "classifier: a card or 'default' (the shipped one; none: depth rules only)")
+    p.add_argument('--cell-model', default=None, help="pipeline: the segmenter's person-cell "
+                   "classifier ('default', a card; none: depth rules only)")
     p.add_argument('--cell-mode', choices=('gate', 'union'), default='gate',
-                   help="segment with --model: the classifier gates the cells, or 'union' of "
-                   'that and the rules on every cell (SegmenterConfig.cell_mode)')
+                   help="segment with --model, pipeline with --cell-model: the classifier gates "
+                   "the cells, or 'union' of that and the rules on every cell "
+                   '(SegmenterConfig.cell_mode)')
     p.add_argument('--checkpoint', default=None, help='checkpoint for --backend torch')
     p.add_argument('--threads', type=int, default=None, help='CPU threads of the backend')
     p.set_defaults(func=run)

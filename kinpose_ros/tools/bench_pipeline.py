@@ -196,10 +196,14 @@ def benchmark_pipeline(args: argparse.Namespace) -> dict:
         card, ckpt, note = _model(args, Path(tmp))
         threads = getattr(args, 'threads', None)
         t0 = time.perf_counter()
+        cell_model = getattr(args, 'cell_model', None) or 'none'
+        cell_mode = getattr(args, 'cell_mode', 'gate')
         est = PoseEstimator(card, EstimatorConfig(backend=args.backend, threads=threads,
-                                                  max_people=4), checkpoint=ckpt)
+                                                  max_people=4, cell_model=cell_model,
+                                                  cell_mode=cell_mode), checkpoint=ckpt)
         startup = time.perf_counter() - t0
-        figures = {'model': str(card), 'model_note': note,
+        figures = {'model': str(card), 'model_note': note, 'cell_model': cell_model,
+                   'cell_mode': cell_mode,
                    'backend': est.backend.name, 'segmenter': seg_note, 'frames': n,
                    'startup_s': startup}
         for people, key in ((1, '1_person'), (4, '4_people')):

@@ -32,6 +32,14 @@ def test_bench_pipeline_reports_stages_and_throughput(tmp_path, capsys):
         assert figures[f'ms_1_person_total{suffix}'] >= figures[f'ms_1_person_infer{suffix}']
         assert figures[f'people_found_4_people{suffix}'] > \
             figures[f'people_found_1_person{suffix}'] > 0
+    assert figures['cell_model'] == 'none' and figures['cell_mode'] == 'gate'
+    rc = main(['bench', 'pipeline', '--model', str(tmp_path / 'tiny.json'), '--frames', '2',
+               '--backend', 'onnxruntime-cpu', '--threads', '1', '--cell-model', 'default',
+               '--cell-mode', 'union', '--json'])
+    assert rc == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures['cell_model'] == 'default' and figures['cell_mode'] == 'union'
+    assert figures['ms_1_person_segment'] > 0
 
 
 @pytest.mark.parametrize('make', [bench_pipeline._stream, bench_pipeline._capsule_stream],
