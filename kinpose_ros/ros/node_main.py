@@ -1,7 +1,9 @@
 """The ``main()`` body shared by the console-script nodes: init, spin, clean shutdown.
 
 rclpy.init installs SIGINT and SIGTERM handlers that end spinning; both signals, Ctrl-C and a
-start-up failure (bad parameter, missing model) end the process without a traceback.
+start-up failure (bad parameter, missing model) end the process without a traceback. A signal
+can land while a timer callback publishes: the publish then fails on the shut-down context,
+which is still a clean exit (code 0).
 """
 from __future__ import annotations
 
@@ -24,7 +26,12 @@ def run_node(make_node: Callable, name: str, spin: Callable | None = None,
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, FileNotFoundError, RuntimeError, ImportError) as exc:
-        print(f'{name}: cannot start: {exc}', file=sys.stderr)
+        if node is not None and not rclpy.ok():
+            # a signal shut the context down while a callback was publishing ("publisher's
+            # context is invalid"): that is the requested shutdown, not a failure
+            return 0
+        what = 'cannot start' if node is None else 'stopped'
+        print(f'{name}: {what}: {exc}', file=sys.stderr)
         return 1
     finally:
         if node is not None:

@@ -85,3 +85,28 @@ def test_camera_node_exits_cleanly(tmp_path, ros_env, sig):
         if p.proc.poll() is None:
             p.proc.kill()
     assert rc == 0 and 'Traceback' not in p.output, p.output
+
+
+RACE = """
+import sys
+import rclpy
+from kinpose_ros.ros.node_main import run_node
+
+def spin_then_fail(node):
+    if sys.argv[1] == 'race':
+        rclpy.shutdown()  # what the SIGINT/SIGTERM handler does while a timer publishes
+    raise RuntimeError("Failed to publish: publisher's context is invalid")
+
+sys.exit(run_node(lambda: rclpy.create_node('race_probe'), 'race_probe', spin=spin_then_fail))
+"""
+
+
+@pytest.mark.parametrize('case, code, text', [('race', 0, ''), ('error', 1, 'stopped')])
+def test_run_node_exit_code_when_spinning_fails(ros_env, case, code, text):
+    # a publish that fails because a signal shut the context down is the requested exit (the
+    # SIGTERM flake of test_camera_node_exits_cleanly); the same error on a live context is not
+    env = dict(os.environ, **ros_env)
+    p = subprocess.run([sys.executable, '-c', RACE, case], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == code, p.stdout + p.stderr
+    assert text in p.stderr and 'Traceback' not in p.stderr, p.stderr
