@@ -66,7 +66,7 @@ class EstimatorConfig:
     cell_model: str = 'none'
     # with a cell classifier: 'gate' (segment only the cells it keeps) or 'union' (also the
     # rules on every cell; the most people found - 97.2 % against 96.8 % gated on held-out
-    # seeds - for one more segmentation pass: ~2.0 ms per 320x240 frame in all here;
+    # seeds - for one more segmentation pass: ~2.1 ms per 320x240 frame in all here;
     # core.segmentation.SegmenterConfig.cell_mode)
     cell_mode: str = 'gate'
     backend: str = 'auto'                 # see backends.BACKEND_KINDS
@@ -261,7 +261,7 @@ class PoseEstimator:
         from kinpose_ros.inference.person_cells import cell_scorer_for  # noqa: PLC0415
 
         name = self.config.cell_model
-        scorer = cell_scorer_for(name, self.config.threads or 2)  # runs before the network
+        scorer = cell_scorer_for(name)
         if scorer is None and name == 'default':
             log.warning('segmenter: no person-cell model (models/person_cells.json or ONNX '
                         'Runtime missing); using the depth rules alone')

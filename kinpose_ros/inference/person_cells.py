@@ -23,10 +23,7 @@ class PersonCellScorer:
 
     Args:
         card: path of the model card JSON (``kind: person_cells``).
-        threads: ONNX Runtime intra-op threads. The segmenter runs before the pose network on
-            the same worker thread, so the classifier may use the cores the network uses: 2
-            (the default) takes a 320x240 frame's grid from 0.55 to 0.40 ms and a 640x480
-            frame's from 1.25 to 0.76 ms on this project's 2-core machine.
+        threads: ONNX Runtime intra-op threads (1: the segmenter runs beside the pose network).
 
     Raises:
         FileNotFoundError: the card or its ONNX file is missing.
@@ -34,7 +31,7 @@ class PersonCellScorer:
             version's ``CELL_FEATURES``.
     """
 
-    def __init__(self, card: str | Path, threads: int = 2) -> None:
+    def __init__(self, card: str | Path, threads: int = 1) -> None:
         import onnxruntime as ort  # noqa: PLC0415
 
         from kinpose_ros.core.segmentation import CELL_FEATURES  # noqa: PLC0415
@@ -78,23 +75,23 @@ class PersonCellScorer:
         return 1.0 / (1.0 + np.exp(-logits))
 
 
-def default_cell_scorer(threads: int = 2) -> PersonCellScorer | None:
+def default_cell_scorer() -> PersonCellScorer | None:
     """The shipped classifier, or None where ONNX Runtime or the model is missing."""
     from kinpose_ros import resources  # noqa: PLC0415
 
     try:
         import onnxruntime  # noqa: F401, PLC0415
-        return PersonCellScorer(resources.find(DEFAULT_CELL_MODEL), threads)
+        return PersonCellScorer(resources.find(DEFAULT_CELL_MODEL))
     except (ImportError, FileNotFoundError):
         return None
 
 
-def cell_scorer_for(model: str | None, threads: int = 2) -> PersonCellScorer | None:
+def cell_scorer_for(model: str | None) -> PersonCellScorer | None:
     """The cell classifier a command or config asks for: None, ``''`` or ``'none'`` -> None
     (depth rules only); ``'default'`` -> the shipped one (None where ONNX Runtime or the model
-    is missing); else the path of a card. ``threads``: its ONNX Runtime threads."""
+    is missing); else the path of a card."""
     if not model or model.lower() == 'none':
         return None
     if model == 'default':
-        return default_cell_scorer(threads)
-    return PersonCellScorer(model, threads)
+        return default_cell_scorer()
+    return PersonCellScorer(model)

@@ -106,16 +106,6 @@ def test_shipped_model_separates_people_from_walls_and_furniture(shipped):
     assert precision > 0.9 and recall > 0.9, (precision, recall)
 
 
-def test_scorer_threads_do_not_change_the_answer(shipped):
-    from kinpose_ros.data.synth import SynthConfig, SynthGenerator
-
-    frame = SynthGenerator(SynthConfig(people=(2, 2)), seed=11).frame(0)
-    feats, _ = PersonSegmenter().cell_features(frame.depth_m, frame.intrinsics)
-    one = PersonCellScorer(resources.find(DEFAULT_CELL_MODEL), threads=1)
-    np.testing.assert_allclose(shipped(feats), one(feats), atol=1e-5)
-    assert shipped.session.get_session_options().intra_op_num_threads == 2  # the default
-
-
 def test_shipped_model_finds_the_person_on_the_real_itop_frame(shipped, shared_data):
     raw = np.load(shared_data / 'real_depth' / 'itop_side_train_000053.npy')
     depth = decode_depth(raw, '16UC1')
