@@ -23,7 +23,10 @@ class PersonCellScorer:
 
     Args:
         card: path of the model card JSON (``kind: person_cells``).
-        threads: ONNX Runtime intra-op threads (1: the segmenter runs beside the pose network).
+        threads: ONNX Runtime intra-op threads. 1: the pose network's session runs right
+            after on the same cores, and with 2 the classifier's spinning threads doubled the
+            network's time (with spinning off, waking them cost more than they saved;
+            docs/benchmarks.md, session 5).
 
     Raises:
         FileNotFoundError: the card or its ONNX file is missing.
