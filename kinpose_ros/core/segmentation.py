@@ -84,7 +84,7 @@ from kinpose_ros.core.camera import Intrinsics
 _TAN_LEVEL = math.tan(math.radians(25.0))  # steepest slope of a "level" surface
 
 __all__ = ['CELL_FEATURES', 'PersonProposal', 'PersonSegmenter', 'SegmenterConfig',
-           'SegmenterState', 'cell_features', 'segment_people']
+           'SegmenterState', 'box_iou', 'cell_features', 'segment_people']
 
 
 @dataclass(frozen=True)
@@ -365,7 +365,7 @@ class PersonSegmenter:
         more = self._people(depth, intrinsics, grid, prob, cfg.cell_union_range)
         boxes = np.array([p.box_xyxy for p in people], np.float64).reshape(-1, 4)
         people += [p for p in more if not len(boxes) or
-                   _box_iou(np.asarray(p.box_xyxy, np.float64), boxes).max() < 0.3]
+                   box_iou(p.box_xyxy, boxes).max() < 0.3]
         people.sort(key=lambda p: float(np.linalg.norm(p.centroid_xyz)))
         return people
 
@@ -634,13 +634,17 @@ class PersonSegmenter:
                 for i in order if count[i] > 0]
 
 
-def _box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(M,) IoU of one ``x0, y0, x1, y1`` box with (M, 4) boxes."""
-    lo = np.maximum(box[:2], boxes[:, :2])
-    hi = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=1)
-    union = np.prod(box[2:] - box[:2]) + np.prod(boxes[:, 2:] - boxes[:, :2], axis=1) - inter
-    return inter / np.maximum(union, 1e-9)
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of (N, 4) and (M, 4) boxes in pixel edge coordinates ``x0, y0, x1, y1``."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0.0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 def _frame_axes(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -194,9 +194,10 @@ def _decode_uvz(outputs: dict, infos: list[CropInfo], K: Intrinsics,
     uv = np.asarray(outputs['uv']).reshape(n, J, 2)
     z = np.asarray(outputs['z']).reshape(n, J)
     conf = np.asarray(outputs['confidence']).reshape(n, J)
-    scales = [(card.output(k).scale if card.output(k) else 1.0) for k in ('uv', 'z', 'confidence')]
+    specs = [card.output(k) for k in ('uv', 'z', 'confidence')]
+    scales = [float(spec.scale) if spec else 1.0 for spec in specs]
     joints, uv_img = np.empty((n, J, 3)), np.empty((n, J, 2))
     conf_out, centres = np.empty((n, J)), np.empty((n, 3))
-    decode_uvz(uv, z, conf, float(scales[0]), float(scales[1]), float(scales[2]), table,
-               K.fx, K.fy, K.cx, K.cy, joints, uv_img, conf_out, centres)
+    decode_uvz(uv, z, conf, *scales, table, K.fx, K.fy, K.cx, K.cy, joints, uv_img, conf_out,
+               centres)
     return Decoded(joints, uv_img, conf_out, centres)
