@@ -57,8 +57,13 @@ ramp of the component's mean person probability (pieces of furniture and walls t
 person-sized to the rules). With ``cell_mode='union'`` steps 4-7 run a second time on every
 cell (the rules alone) and the people found there that no gated proposal covers are added,
 scored with the looser ramp ``cell_union_range``: the classifier and the rules miss different
-people. The core stays free of ONNX Runtime: the scorer is any callable from the features to
-the probabilities.
+people. A classifier with offsets (``--offsets``) also gives every cell the offset to the
+centre of the person it shows; with ``cell_votes`` the gated components are regrouped by these
+votes before step 5 (:mod:`~kinpose_ros.core.vote_kernels`): split where the votes of one
+component point at two centres (people side by side at one depth, which no depth rule can
+part), joined where the votes of several meet (a person cut apart by a pole or another
+person's arm in front). The core stays free of ONNX Runtime: the scorer is any callable from
+the features to the probabilities, or to ``(probabilities, offsets)``.
 
 Library choice: numpy + numba (already core dependencies), not Open3D. Open3D's RANSAC plane
 fit and DBSCAN clustering cost several milliseconds per frame on an unorganised cloud and
@@ -79,6 +84,7 @@ import numpy as np
 from kinpose_ros.core import person_shape as R
 from kinpose_ros.core import plane_fit
 from kinpose_ros.core import segmentation_kernels as K
+from kinpose_ros.core import vote_kernels as V
 from kinpose_ros.core.camera import Intrinsics
 
 _TAN_LEVEL = math.tan(math.radians(25.0))  # steepest slope of a "level" surface
@@ -160,6 +166,14 @@ class SegmenterConfig:
             ``cell_union_range``. The two miss different people: union finds more (seeds
             100-109: 97.6 % against 96.9 % gated, 96.7 % rules alone) at the cost of a second
             pass of steps 4-7 (about 0.6 ms per 320x240 frame on a CPU core).
+        cell_votes: with a cell classifier that also gives each cell the offset to its
+            person's centre (a model trained with ``--offsets``;
+            :mod:`~kinpose_ros.core.vote_kernels`), regroup the gated components before step
+            5: a component whose votes form two groups more than ``vote_split_m`` apart is
+            split (people side by side at one depth), components whose mean votes lie within
+            ``vote_merge_m`` at depths within ``vote_depth_m`` are joined (a person cut apart
+            by something in front). Ignored for a classifier without offsets.
+        vote_split_m, vote_merge_m, vote_depth_m: see ``cell_votes`` (metres).
     """
 
     grid_rows: int = 120
@@ -203,6 +217,10 @@ class SegmenterConfig:
     cell_score_range: tuple = (0.5, 0.8)
     cell_mode: str = 'gate'
     cell_union_range: tuple = (0.1, 0.4)
+    cell_votes: bool = True
+    vote_split_m: float = 0.4
+    vote_merge_m: float = 0.25
+    vote_depth_m: float = 0.5
 
     def __post_init__(self) -> None:
         if self.grid_rows < 8:
@@ -233,7 +251,8 @@ class SegmenterConfig:
         if self.cell_mode not in ('gate', 'union'):
             raise ValueError(f"SegmenterConfig.cell_mode must be 'gate' or 'union', got "
                              f'{self.cell_mode!r}')
-        for name in ('max_forward_m', 'max_area_m2', 'join_jump_m', 'join_gap_m'):
+        for name in ('max_forward_m', 'max_area_m2', 'join_jump_m', 'join_gap_m',
+                     'vote_split_m', 'vote_merge_m', 'vote_depth_m'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'SegmenterConfig.{name} must be > 0, got '
                                  f'{getattr(self, name)}')
@@ -353,10 +372,12 @@ class PersonSegmenter:
         cfg = self.config
         if self.cell_scorer is None:
             return self._people(depth, intrinsics, grid, None, None)
-        prob = self._cell_probabilities(grid, intrinsics)
+        prob, off = self._cell_probabilities(grid, intrinsics)
+        if not cfg.cell_votes:
+            off = None
         kept = grid.keep.copy() if cfg.cell_mode == 'union' else None
         grid.keep &= prob >= cfg.cell_threshold
-        people = self._people(depth, intrinsics, grid, prob, cfg.cell_score_range)
+        people = self._people(depth, intrinsics, grid, prob, cfg.cell_score_range, off)
         if kept is None:
             return people
         # union: the rules on every cell as well; their people that no classifier-gated
@@ -372,10 +393,13 @@ class PersonSegmenter:
     __call__ = segment
 
     def _people(self, depth: np.ndarray, k: Intrinsics, grid: _Grid, prob: np.ndarray | None,
-                ramp: tuple | None) -> list[PersonProposal]:
-        """Steps 4-7 on ``grid.keep``: components, person rules, scores (times the ``ramp``
-        of the cells' mean person probability with a classifier) and proposals."""
+                ramp: tuple | None, off: np.ndarray | None = None) -> list[PersonProposal]:
+        """Steps 4-7 on ``grid.keep``: components (regrouped by the votes of the centre
+        offsets ``off`` when given), person rules, scores (times the ``ramp`` of the cells'
+        mean person probability with a classifier) and proposals."""
         comps = self._components(grid)
+        if off is not None:
+            self._vote_groups(grid, comps, prob, off, grid.step / k.fx)
         self._person_rules(grid, comps)
         cfg = self.config
         feats = R.shape_features(grid.P, grid.z, grid.labels, comps.stats, grid.axes[0],
@@ -404,12 +428,21 @@ class PersonSegmenter:
     def _cell_features(self, grid: _Grid, k: Intrinsics) -> np.ndarray:
         return cell_features(grid.z, self._buffers['height'], grid.keep, grid.step / k.fx)
 
-    def _cell_probabilities(self, grid: _Grid, k: Intrinsics) -> np.ndarray:
-        prob = np.asarray(self.cell_scorer(self._cell_features(grid, k)))
+    def _cell_probabilities(self, grid: _Grid, k: Intrinsics) -> tuple:
+        """``(prob, offsets)``: the classifier's (Hg, Wg) person probabilities and, for a
+        classifier that gives them, (2, Hg, Wg) float32 centre offsets in cells (else None)."""
+        out = self.cell_scorer(self._cell_features(grid, k))
+        prob, off = out if isinstance(out, tuple) else (out, None)
+        prob = np.asarray(prob)
         if prob.shape != grid.keep.shape:
             raise ValueError(f'cell_scorer returned shape {prob.shape}, expected the working '
                              f'grid {grid.keep.shape}')
-        return prob
+        if off is not None:
+            off = np.ascontiguousarray(off, np.float32)
+            if off.shape != (2,) + grid.keep.shape:
+                raise ValueError(f'cell_scorer returned offsets of shape {off.shape}, expected '
+                                 f'(2, *{grid.keep.shape})')
+        return prob, off
 
     # ------------------------------------------------------------------ steps
     @staticmethod
@@ -594,6 +627,23 @@ class PersonSegmenter:
                                   grid.axes[1], grid.axes[2], cfg.corridor_cut_m,
                                   cfg.corridor_margin_m[0], cfg.corridor_margin_m[1], trimmed):
                 self._restat(grid, comps, trimmed)
+
+    def _vote_groups(self, grid: _Grid, comps: _Components, prob: np.ndarray, off: np.ndarray,
+                     step_over_fx: float) -> None:
+        """Components regrouped by the centre votes (``cell_mode='votes'``): split where the
+        votes part, joined where they meet (``comps`` updated in place)."""
+        cfg = self.config
+        origin = np.empty(comps.n + 1, np.int32)
+        n_split = V.split_by_votes(grid.labels, off, comps.stats, comps.kind, step_over_fx,
+                                   cfg.vote_split_m, 0.15, 8, comps.n + 1, origin)
+        if n_split:
+            self._split_off(grid, comps, origin, n_split)
+        parent = np.arange(comps.n + 1, dtype=np.int32)
+        if V.merge_by_votes(grid.z, grid.labels, off, np.asarray(prob, np.float32),
+                            comps.stats, step_over_fx, cfg.vote_merge_m, cfg.vote_depth_m, 4,
+                            0.5, cfg.height_range_m[1], cfg.width_range_m[1], parent):
+            self._merge(grid, comps, parent)
+            comps.counts = self._classify(comps.stats, comps.kind)
 
     @staticmethod
     def _cell_factor(labels: np.ndarray, prob: np.ndarray, n: int, ramp: tuple) -> np.ndarray:

@@ -4,7 +4,9 @@
 :class:`kinpose_ros.core.segmentation.PersonSegmenter`: it maps the (5, Hg, Wg) grid features
 of ``core.segmentation.CELL_FEATURES`` to (Hg, Wg) person probabilities. The shipped model is
 ``models/person_cells.json`` (card) + ``.onnx`` (see ``models/README.md``); train another with
-``python -m kinpose_ros.training.person_cells``.
+``python -m kinpose_ros.training.person_cells``. A model trained with ``--offsets`` (card
+``"offsets": true``) also gives every cell the offset to its person's centre, for the
+segmenter's ``cell_mode='votes'``: the scorer then returns ``(probabilities, offsets)``.
 """
 from __future__ import annotations
 
@@ -62,9 +64,13 @@ class PersonCellScorer:
                                             providers=['CPUExecutionProvider'])
         self.card = meta
         self.path = path
+        self.offsets = bool(meta.get('offsets', False))
+        self._unit = float(meta.get('offset_unit', 1.0))
 
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        """(Hg, Wg) float32 person probabilities of (5, Hg, Wg) features.
+    def __call__(self, features: np.ndarray):
+        """(Hg, Wg) float32 person probabilities of (5, Hg, Wg) features; for a model with
+        offsets the tuple (probabilities, (2, Hg, Wg) float32 offsets in grid cells from each
+        cell to its person's centre, rows and columns).
 
         Raises:
             ValueError: ``features`` is not (5, Hg, Wg) with Hg, Wg >= 8.
@@ -74,8 +80,11 @@ class PersonCellScorer:
             raise ValueError('person-cell features must be (5, rows, cols) with rows, cols >= '
                              f'8 (PersonSegmenter.cell_features), got shape {f.shape}')
         x = np.ascontiguousarray(f[None], np.float32)
-        logits = self.session.run(None, {'cells': x})[0][0, 0]
-        return 1.0 / (1.0 + np.exp(-logits))
+        out = self.session.run(None, {'cells': x})[0][0]
+        prob = 1.0 / (1.0 + np.exp(-out[0]))
+        if self.offsets:
+            return prob, out[1:3] * np.float32(self._unit)
+        return prob
 
 
 def default_cell_scorer() -> PersonCellScorer | None:

@@ -13,6 +13,13 @@ stride-2 stem, depthwise-separable blocks at 1/2, 1/4 and 1/8 of the grid (dilat
 that the receptive field spans a whole near person), a light decoder adding the 1/4 and 1/2
 features back, and a bilinear upsampling of the logits to the grid. Grid sides need not be
 multiples of 8 (the decoder resizes to each skip's size).
+
+With ``offsets=True`` the head has two more channels: for a person cell, the offset in grid
+cells (rows, columns) from the cell to its person's centre (the mean of the person's image
+joints, hidden ones included), in units of :data:`OFFSET_UNIT` cells. Cells of one person
+vote for one centre wherever the person is cut apart, and cells of two people touching at the
+same depth vote for two (instance votes, as in Panoptic-DeepLab; the segmenter's
+``cell_mode='votes'``).
 """
 from __future__ import annotations
 
@@ -20,7 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ['PersonCellNet']
+__all__ = ['OFFSET_UNIT', 'PersonCellNet']
+
+OFFSET_UNIT = 16.0
+"""Grid cells per unit of the offset channels."""
 
 
 def _conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1,
@@ -48,13 +58,16 @@ class PersonCellNet(nn.Module):
     Args:
         in_channels: input planes (5: ``core.segmentation.CELL_FEATURES``).
         widths: channels at 1/2, 1/4 and 1/8 of the grid.
+        offsets: also output the centre offsets (channels 1-2: rows, columns / OFFSET_UNIT).
     """
 
-    def __init__(self, in_channels: int = 5, widths: tuple = (16, 32, 48)) -> None:
+    def __init__(self, in_channels: int = 5, widths: tuple = (16, 32, 48),
+                 offsets: bool = False) -> None:
         super().__init__()
         c1, c2, c3 = widths
         self.in_channels = in_channels
         self.widths = tuple(widths)
+        self.offsets = bool(offsets)
         self.stem = _conv_bn(in_channels, c1, 3, 2)
         self.s1 = _SepBlock(c1)
         self.down2 = _conv_bn(c1, c2, 3, 2)
@@ -66,6 +79,9 @@ class PersonCellNet(nn.Module):
         self.up2 = nn.Sequential(nn.Conv2d(c2, c1, 1, bias=False), nn.BatchNorm2d(c1))
         self.d1 = _SepBlock(c1)
         self.head = nn.Conv2d(c1, 1, 1)
+        # offsets from the 1/4 decoder through their own block: person centres need no fine
+        # detail, and sharing the last layers with the classification cost it recall
+        self.off_head = nn.Sequential(_SepBlock(c2), nn.Conv2d(c2, 2, 1)) if offsets else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]
@@ -76,4 +92,8 @@ class PersonCellNet(nn.Module):
                                                mode='bilinear', align_corners=False)))
         g1 = self.d1(F.relu(f1 + F.interpolate(self.up2(g2), size=f1.shape[-2:],
                                                mode='bilinear', align_corners=False)))
-        return F.interpolate(self.head(g1), size=size, mode='bilinear', align_corners=False)
+        out = F.interpolate(self.head(g1), size=size, mode='bilinear', align_corners=False)
+        if self.off_head is None:
+            return out
+        off = F.interpolate(self.off_head(g2), size=size, mode='bilinear', align_corners=False)
+        return torch.cat([out, off], dim=1)

@@ -350,3 +350,69 @@ def test_cell_union_adds_the_people_the_gate_lost_once():
     (ref_far,) = [p for p in PersonSegmenter().segment(depth, K) if p.centroid_xyz[0] > 0]
     # the rules' score times the union ramp (0.1, 0.4) at mean probability 0.25
     assert far.score == pytest.approx(ref_far.score * 0.5, rel=0.05)
+
+
+def _votes_of(people: list, step: int = 3):
+    """A cell classifier with offsets and known answers: probability 1 on the cells of
+    ``people`` (the nearest where they overlap), each pointing at its person's centre (the
+    middle of the body's height above the floor, at the person's lateral position)."""
+    def scorer(features: np.ndarray) -> tuple:
+        Hg, Wg = features.shape[1:]
+        prob = np.zeros((Hg, Wg), np.float32)
+        off = np.zeros((2, Hg, Wg), np.float32)
+        rows, cols = np.mgrid[0:Hg, 0:Wg]
+        nearest = np.full((Hg, Wg), np.inf)
+        for x, z, *height in people:
+            d = render([(x, z, *height)], floor=False)[step // 2::step, step // 2::step]
+            on = np.isfinite(d[:Hg, :Wg]) & (d[:Hg, :Wg] < nearest)
+            nearest[on] = z
+            u = x / z * K.fx + K.cx
+            v = (CAM_HEIGHT - 0.5 * (height[0] if height else 1.75)) / z * K.fy + K.cy
+            prob[on] = 1.0
+            off[0][on] = ((v - step // 2) / step - rows)[on]
+            off[1][on] = ((u - step // 2) / step - cols)[on]
+        return prob, off
+    return scorer
+
+
+def test_cell_votes_split_people_side_by_side_at_the_same_depth():
+    """Two people 0.45 m apart at the same depth touch (arms): one component for the depth
+    rules and the gated cells; their cells vote for two centres."""
+    people = [(-0.225, 3.5), (0.225, 3.5)]
+    depth = render(people, wall_z=6.0)
+    scorer = _votes_of(people)
+    no_votes = SegmenterConfig(cell_votes=False)
+    assert len(PersonSegmenter(no_votes, cell_scorer=scorer).segment(depth, K)) == 1
+    found = PersonSegmenter(cell_scorer=scorer)
+    left, right = sorted(found.segment(depth, K), key=lambda p: p.centroid_xyz[0])
+    assert _iou(left.box_xyxy, _true_box(-0.225, 3.5)) > 0.8
+    assert _iou(right.box_xyxy, _true_box(0.225, 3.5)) > 0.8
+    apart = SegmenterConfig(vote_split_m=0.6)  # centres 0.45 m apart
+    assert len(PersonSegmenter(apart, cell_scorer=scorer).segment(depth, K)) == 1
+
+
+def test_cell_votes_join_a_person_cut_in_two_by_a_pole_in_front():
+    """A pole in front cuts a person into a left and a right half, neither a person to the
+    rules; both halves vote for one centre."""
+    people = [(0.0, 3.5)]
+    depth = render(people)
+    u = (np.arange(K.width) - K.cx) / K.fx
+    depth[:, np.abs(u * 2.5) < 0.06] = 2.5
+    scorer = _votes_of(people)
+    no_votes = SegmenterConfig(cell_votes=False)
+    assert PersonSegmenter(no_votes, cell_scorer=scorer).segment(depth, K) == []
+    assert PersonSegmenter(cell_scorer=_prob_of(people)).segment(depth, K) == []
+    (p,) = PersonSegmenter(cell_scorer=scorer).segment(depth, K)
+    assert _iou(p.box_xyxy, _true_box(0.0, 3.5)) > 0.8
+
+
+def test_cell_votes_offsets_are_checked():
+    depth = render([(0.3, 3.5)])
+
+    def short(features):
+        return _votes_of([(0.3, 3.5)])(features)[0], np.zeros((1, 80, 106), np.float32)
+
+    with pytest.raises(ValueError, match='offsets of shape'):
+        PersonSegmenter(cell_scorer=short).segment(depth, K)
+    with pytest.raises(ValueError, match='vote_merge_m'):
+        SegmenterConfig(vote_merge_m=0.0)

@@ -11,6 +11,7 @@ from kinpose_ros.core.depth import decode_depth
 from kinpose_ros.core.segmentation import CELL_FEATURES, PersonSegmenter, cell_features
 from kinpose_ros.training.person_cells import (
     cell_labels,
+    centre_offsets,
     export_person_cells,
     make_cell_data,
     train_person_cells,
@@ -29,6 +30,23 @@ def test_cell_labels_mark_cells_with_any_person_pixel():
     ids[4, 7] = 1          # cell (1, 2)
     lab = cell_labels(ids, 3, (2, 3))
     np.testing.assert_array_equal(lab, [[True, False, False], [False, True, True]])
+
+
+def test_centre_offsets_point_every_cell_of_a_person_at_its_joints_mean():
+    class Person:  # the fields centre_offsets reads
+        def __init__(self, uv):
+            self.joints_uv = np.array(uv, np.float32)
+
+    ids = np.full((6, 9), -1, np.int16)
+    ids[:, 0:3] = 0        # column 0 of the grid (step 3): person 0
+    ids[4, 7] = 1          # cell (1, 2): person 1 off its centre pixel
+    people = [Person([[1.0, 1.0], [1.0, 7.0]]), Person([[7.0, 1.0]])]
+    off = centre_offsets(ids, people, 3, (2, 3))
+    # person 0's centre (u, v) = (1, 4) is grid (row 1, column 0); person 1's (7, 1) is (0, 2)
+    np.testing.assert_allclose(off[:, 0, 0], [1.0, 0.0])
+    np.testing.assert_allclose(off[:, 1, 0], [0.0, 0.0])
+    np.testing.assert_allclose(off[:, 1, 2], [-1.0, 0.0])
+    assert np.isnan(off[:, 0, 1]).all() and np.isnan(off[:, 1, 1]).all()
 
 
 def test_cell_features_planes_and_units():
@@ -53,7 +71,7 @@ def test_short_training_run_exports_a_model_the_scorer_runs(tmp_path):
 
     data = make_cell_data(8, seed=77, workers=1)
     assert len(data) == 8
-    assert any((lab == 1).any() for _, lab in data), 'no person cells in 8 frames'
+    assert any((lab == 1).any() for _, lab, _ in data), 'no person cells in 8 frames'
     net = train_person_cells(data, epochs=1, batch=4, log=lambda m: None)
     onnx_path, card_path = export_person_cells(net, tmp_path / 'cells', {'commit': 'test'})
     scorer = PersonCellScorer(card_path)
@@ -67,6 +85,28 @@ def test_short_training_run_exports_a_model_the_scorer_runs(tmp_path):
     assert scorer(np.zeros((5, 120, 160), np.float32)).shape == (120, 160)
     with pytest.raises(ValueError, match='must be'):
         scorer(np.zeros((4, 80, 106), np.float32))
+
+
+def test_short_training_run_with_offsets_exports_them(tmp_path):
+    import torch
+
+    from kinpose_ros.nets.person_cells import OFFSET_UNIT
+
+    data = make_cell_data(8, seed=77, workers=1)
+    f, lab, off = data[0]
+    assert off.shape == (2,) + lab.shape
+    assert np.isfinite(off[0][lab == 1]).all() and np.isnan(off[0][lab != 1]).all()
+    net = train_person_cells(data, epochs=1, batch=4, log=lambda m: None, offsets=True)
+    _, card_path = export_person_cells(net, tmp_path / 'votes', {'commit': 'test'})
+    card = json.loads(card_path.read_text())
+    assert card['offsets'] is True and card['offset_unit'] == OFFSET_UNIT
+    scorer = PersonCellScorer(card_path)
+    prob, offsets = scorer(f.astype(np.float32))
+    assert prob.shape == lab.shape and offsets.shape == (2,) + lab.shape
+    with torch.no_grad():
+        ref = net(torch.from_numpy(f.astype(np.float32)[None]))[0].numpy()
+    np.testing.assert_allclose(prob, 1 / (1 + np.exp(-ref[0])), atol=1e-4)
+    np.testing.assert_allclose(offsets, ref[1:] * OFFSET_UNIT, atol=1e-3)
 
 
 def test_scorer_rejects_other_cards(tmp_path):
