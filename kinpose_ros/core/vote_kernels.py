@@ -17,9 +17,13 @@ import numba as nb
 import numpy as np
 
 from kinpose_ros.core.segmentation_kernels import (
+    ST_C0,
+    ST_C1,
     ST_COUNT,
     ST_LAT0,
     ST_LAT1,
+    ST_R0,
+    ST_R1,
     ST_SZ,
     ST_UP0,
     ST_UP1,
@@ -28,24 +32,6 @@ from kinpose_ros.core.segmentation_kernels import (
 _JIT = {'cache': True, 'nogil': True, 'fastmath': {'nsz', 'arcp', 'contract', 'reassoc'}}
 
 __all__ = ['merge_by_votes', 'split_by_votes']
-
-
-@nb.njit(**_JIT)
-def _order(L: np.ndarray, m: int) -> tuple:
-    """Cells grouped by label: ``cells[start[k]:start[k + 1]]`` are label k's flat indices."""
-    N = L.size
-    start = np.zeros(m + 1, np.int64)
-    for i in range(N):
-        start[L[i] + 1] += 1
-    for k in range(m):
-        start[k + 1] += start[k]
-    fill = start[:m].copy()
-    cells = np.empty(N, np.int64)
-    for i in range(N):
-        k = L[i]
-        cells[fill[k]] = i
-        fill[k] += 1
-    return cells, start
 
 
 @nb.njit(**_JIT)
@@ -73,69 +59,53 @@ def split_by_votes(labels: np.ndarray, off: np.ndarray, stats: np.ndarray, kind:
     o_r = off[0].reshape(N)
     o_c = off[1].reshape(N)
     m = stats.shape[0]
-    cells, start = _order(L, m)
+    u = np.empty(N)  # votes of one component, metres, and their cells
+    v = np.empty(N)
+    cells = np.empty(N, np.int64)
     n_split = 0
     for k in range(1, m):
-        cnt = start[k + 1] - start[k]
-        if cnt < 2 * min_cells or (kind[k] != 2 and kind[k] != 3) or stats[k, ST_COUNT] <= 0:
+        if stats[k, ST_COUNT] < 2 * min_cells or (kind[k] != 2 and kind[k] != 3):
             continue
         s = stats[k, ST_SZ] / stats[k, ST_COUNT] * step_over_fx  # metres per cell
+        cnt = 0
         mu = 0.0
         mv = 0.0
-        for j in range(start[k], start[k + 1]):
-            i = cells[j]
-            mu += (i % Wg + o_c[i]) * s
-            mv += (i // Wg + o_r[i]) * s
+        for gy in range(int(stats[k, ST_R0]), int(stats[k, ST_R1]) + 1):
+            for gx in range(int(stats[k, ST_C0]), int(stats[k, ST_C1]) + 1):
+                i = gy * Wg + gx
+                if L[i] == k:
+                    cells[cnt] = i
+                    u[cnt] = (gx + o_c[i]) * s
+                    v[cnt] = (gy + o_r[i]) * s
+                    mu += u[cnt]
+                    mv += v[cnt]
+                    cnt += 1
+        if cnt < 2 * min_cells:
+            continue
         mu /= cnt
         mv /= cnt
-        au = mu
-        av = mv
-        best = -1.0
-        for j in range(start[k], start[k + 1]):
-            i = cells[j]
-            du = (i % Wg + o_c[i]) * s - mu
-            dv = (i // Wg + o_r[i]) * s - mv
-            d = du * du + dv * dv
-            if d > best:
-                best = d
-                au = du + mu
-                av = dv + mv
-        bu = au
-        bv = av
-        best = -1.0
-        for j in range(start[k], start[k + 1]):
-            i = cells[j]
-            du = (i % Wg + o_c[i]) * s - au
-            dv = (i // Wg + o_r[i]) * s - av
-            d = du * du + dv * dv
-            if d > best:
-                best = d
-                bu = du + au
-                bv = dv + av
+        # 2-means seeded by the vote farthest from the mean and the one farthest from that
+        au, av = _farthest(u, v, cnt, mu, mv)
+        bu, bv = _farthest(u, v, cnt, au, av)
         nb_ = 0
         for _ in range(5):
             su_a = 0.0
             sv_a = 0.0
             su_b = 0.0
             sv_b = 0.0
-            na = 0
             nb_ = 0
-            for j in range(start[k], start[k + 1]):
-                i = cells[j]
-                u = (i % Wg + o_c[i]) * s
-                v = (i // Wg + o_r[i]) * s
-                if (u - au) ** 2 + (v - av) ** 2 <= (u - bu) ** 2 + (v - bv) ** 2:
-                    su_a += u
-                    sv_a += v
-                    na += 1
+            for j in range(cnt):
+                if (u[j] - au) ** 2 + (v[j] - av) ** 2 <= (u[j] - bu) ** 2 + (v[j] - bv) ** 2:
+                    su_a += u[j]
+                    sv_a += v[j]
                 else:
-                    su_b += u
-                    sv_b += v
+                    su_b += u[j]
+                    sv_b += v[j]
                     nb_ += 1
-            if na == 0 or nb_ == 0:
+            if nb_ == 0 or nb_ == cnt:
                 break
-            au = su_a / na
-            av = sv_a / na
+            au = su_a / (cnt - nb_)
+            av = sv_a / (cnt - nb_)
             bu = su_b / nb_
             bv = sv_b / nb_
         if nb_ == 0 or nb_ == cnt:
@@ -145,17 +115,29 @@ def split_by_votes(labels: np.ndarray, off: np.ndarray, stats: np.ndarray, kind:
                 small < min_frac * cnt:
             continue
         new = next_label + n_split
-        for j in range(start[k], start[k + 1]):
-            i = cells[j]
-            u = (i % Wg + o_c[i]) * s
-            v = (i // Wg + o_r[i]) * s
-            if (u - au) ** 2 + (v - av) ** 2 > (u - bu) ** 2 + (v - bv) ** 2:
-                L[i] = new
+        for j in range(cnt):
+            if (u[j] - au) ** 2 + (v[j] - av) ** 2 > (u[j] - bu) ** 2 + (v[j] - bv) ** 2:
+                L[cells[j]] = new
         origin[n_split] = k
         n_split += 1
         if n_split >= origin.size:
             break
     return n_split
+
+
+@nb.njit(**_JIT)
+def _farthest(u: np.ndarray, v: np.ndarray, n: int, pu: float, pv: float) -> tuple:
+    """The point of ``(u, v)[:n]`` farthest from ``(pu, pv)``."""
+    best = -1.0
+    fu = pu
+    fv = pv
+    for j in range(n):
+        d = (u[j] - pu) ** 2 + (v[j] - pv) ** 2
+        if d > best:
+            best = d
+            fu = u[j]
+            fv = v[j]
+    return fu, fv
 
 
 @nb.njit(**_JIT)
