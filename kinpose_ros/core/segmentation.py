@@ -375,15 +375,19 @@ class PersonSegmenter:
         prob, off = self._cell_probabilities(grid, intrinsics)
         if not cfg.cell_votes:
             off = None
-        kept = grid.keep.copy() if cfg.cell_mode == 'union' else None
+        union = cfg.cell_mode == 'union'
+        kept = grid.keep.copy() if union else None
+        taken = self._buffer('taken', grid.keep.shape, np.bool_) if union else None
         grid.keep &= prob >= cfg.cell_threshold
-        people = self._people(depth, intrinsics, grid, prob, cfg.cell_score_range, off)
-        if kept is None:
+        people = self._people(depth, intrinsics, grid, prob, cfg.cell_score_range, off,
+                              mark=taken)
+        if not union:
             return people
         # union: the rules on every cell as well; their people that no classifier-gated
-        # proposal covers join, scored with the looser ramp of cell_union_range
+        # proposal covers join, scored with the looser ramp of cell_union_range (those
+        # mostly on the gated people's cells are dropped before their masks are made)
         grid.keep[:] = kept
-        more = self._people(depth, intrinsics, grid, prob, cfg.cell_union_range)
+        more = self._people(depth, intrinsics, grid, prob, cfg.cell_union_range, skip=taken)
         boxes = np.array([p.box_xyxy for p in people], np.float64).reshape(-1, 4)
         people += [p for p in more if not len(boxes) or
                    box_iou(p.box_xyxy, boxes).max() < 0.3]
@@ -393,10 +397,13 @@ class PersonSegmenter:
     __call__ = segment
 
     def _people(self, depth: np.ndarray, k: Intrinsics, grid: _Grid, prob: np.ndarray | None,
-                ramp: tuple | None, off: np.ndarray | None = None) -> list[PersonProposal]:
+                ramp: tuple | None, off: np.ndarray | None = None, mark: np.ndarray | None = None,
+                skip: np.ndarray | None = None) -> list[PersonProposal]:
         """Steps 4-7 on ``grid.keep``: components (regrouped by the votes of the centre
         offsets ``off`` when given), person rules, scores (times the ``ramp`` of the cells'
-        mean person probability with a classifier) and proposals."""
+        mean person probability with a classifier) and proposals. ``mark`` (grid bool) gets
+        the cells of the people proposed; people with half their cells or more in ``skip``
+        are not proposed."""
         comps = self._components(grid)
         if off is not None:
             self._vote_groups(grid, comps, prob, off, grid.step / k.fx)
@@ -412,6 +419,13 @@ class PersonSegmenter:
         # label 0 is "no component"; a score of 0 means "not a person" even at min_score 0
         chosen = np.flatnonzero((scores >= cfg.min_score) & (scores > 0))
         chosen = chosen[(chosen > 0) & (comps.stats[chosen, K.ST_COUNT] > 0)]
+        if skip is not None and len(chosen):
+            inside = np.bincount(grid.labels[skip], minlength=len(scores))
+            chosen = chosen[inside[chosen] < 0.5 * comps.stats[chosen, K.ST_COUNT]]
+        if mark is not None:
+            sel = np.zeros(len(scores), np.bool_)
+            sel[chosen] = True
+            mark[:] = sel[grid.labels]
         return self._proposals(depth, k, grid, comps.stats, chosen, scores[chosen],
                                heights[chosen])
 
@@ -719,14 +733,9 @@ def cell_features(z: np.ndarray, height: np.ndarray, keep: np.ndarray,
                   step_over_fx: float) -> np.ndarray:
     """(5, Hg, Wg) float32 :data:`CELL_FEATURES` of a working grid (``z`` depth NaN invalid,
     ``height`` above the floor NaN unknown, ``keep`` cells kept)."""
-    valid = z == z
-    zz = np.where(valid, z, 0.0)
     out = np.empty((5,) + z.shape, np.float32)
-    out[0] = zz * 0.25
-    out[1] = valid
-    out[2] = np.nan_to_num(height, nan=0.0) * 0.5
-    out[3] = keep
-    out[4] = zz * (30.0 * step_over_fx)
+    K.cell_planes(np.ascontiguousarray(z, np.float32), np.ascontiguousarray(height, np.float32),
+                  np.ascontiguousarray(keep, np.bool_), float(step_over_fx), out)
     return out
 
 

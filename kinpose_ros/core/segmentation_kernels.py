@@ -580,3 +580,31 @@ def person_masks(depth: np.ndarray, step: int, zg: np.ndarray, labels: np.ndarra
         if plane[0] != 0.0 or plane[1] != 0.0 or plane[2] != 0.0:
             extend_to_floor(boxes, stats, chosen, plane, fy, cy, H)
     return masks, boxes, count, centroids, np.argsort(dist, kind='mergesort')
+
+
+@nb.njit(**_JIT)
+def cell_planes(zg: np.ndarray, height: np.ndarray, keep: np.ndarray, step_over_fx: float,
+                out: np.ndarray) -> None:
+    """The (5, Hg, Wg) input planes of a cell classifier into ``out`` (float32): depth / 4
+    (0 invalid), valid, height above the floor / 2 (0 unknown), kept, metric cell side x 30
+    (see ``segmentation.CELL_FEATURES``)."""
+    Hg, Wg = zg.shape
+    N = Hg * Wg
+    z_ = zg.reshape(N)
+    h_ = height.reshape(N)
+    k_ = keep.reshape(N)
+    o = out.reshape(5, N)
+    scale = 30.0 * step_over_fx
+    for i in range(N):
+        z = z_[i]
+        if z == z:
+            o[0, i] = z * 0.25
+            o[1, i] = 1.0
+            o[4, i] = z * scale
+        else:
+            o[0, i] = 0.0
+            o[1, i] = 0.0
+            o[4, i] = 0.0
+        h = h_[i]
+        o[2, i] = h * 0.5 if h == h else 0.0
+        o[3, i] = 1.0 if k_[i] else 0.0
