@@ -158,8 +158,12 @@ class SegmenterConfig:
         seed: RANSAC seed (the segmenter is deterministic).
         cell_threshold: with a cell classifier (``PersonSegmenter(cell_scorer=...)``), cells
             whose person probability is below this are not segmented (walls, furniture).
+            None: the value tuned for ``cell_mode`` - 0.15 for ``'gate'``, 0.3 for
+            ``'union'`` (whose second pass finds the people the classifier is unsure of).
         cell_score_range: with a cell classifier, a proposal's score is multiplied by a ramp
             of its cells' mean person probability, 0 at the first value and 1 at the second.
+            None: (0.2, 0.5) for ``'gate'``, (0.5, 0.8) for ``'union'``. Chosen on seeds
+            100-104 with the shipped classifier and votes (docs/benchmarks.md, session 6).
         cell_mode: with a cell classifier: ``'gate'`` - segment only the cells it keeps;
             ``'union'`` - also segment every cell with the rules alone and add the people
             found so that no gated proposal covers (box IoU < 0.3), their scores ramped by
@@ -213,8 +217,8 @@ class SegmenterConfig:
     remnant_range: tuple = (0.35, 0.45)
     min_score: float = 0.25
     seed: int = 0
-    cell_threshold: float = 0.3
-    cell_score_range: tuple = (0.5, 0.8)
+    cell_threshold: float | None = None
+    cell_score_range: tuple | None = None
     cell_mode: str = 'gate'
     cell_union_range: tuple = (0.1, 0.4)
     cell_votes: bool = True
@@ -240,6 +244,11 @@ class SegmenterConfig:
                                  f'{getattr(self, name)}')
         if not 0 <= self.min_score <= 1:
             raise ValueError(f'SegmenterConfig.min_score must be in [0, 1], got {self.min_score}')
+        union = self.cell_mode == 'union'
+        if self.cell_threshold is None:
+            object.__setattr__(self, 'cell_threshold', 0.3 if union else 0.15)
+        if self.cell_score_range is None:
+            object.__setattr__(self, 'cell_score_range', (0.5, 0.8) if union else (0.2, 0.5))
         if not 0 <= self.cell_threshold <= 1:
             raise ValueError(f'SegmenterConfig.cell_threshold must be in [0, 1], got '
                              f'{self.cell_threshold}')
@@ -664,10 +673,7 @@ class PersonSegmenter:
         """(n,) score factor per label: ``ramp`` (lo, hi) of its cells' mean person
         probability."""
         lo, hi = ramp
-        flat = labels.ravel()
-        count = np.bincount(flat, minlength=n)[:n]
-        total = np.bincount(flat, weights=prob.ravel(), minlength=n)[:n]
-        mean = total / np.maximum(count, 1)
+        mean = K.mean_per_label(labels, np.ascontiguousarray(prob), n)
         return np.clip((mean - lo) / (hi - lo), 0.0, 1.0)
 
     def _score(self, stats: np.ndarray, feats: np.ndarray, grid: _Grid) -> tuple:

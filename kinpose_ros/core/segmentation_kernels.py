@@ -608,3 +608,23 @@ def cell_planes(zg: np.ndarray, height: np.ndarray, keep: np.ndarray, step_over_
         h = h_[i]
         o[2, i] = h * 0.5 if h == h else 0.0
         o[3, i] = 1.0 if k_[i] else 0.0
+
+
+@nb.njit(**_JIT)
+def mean_per_label(labels: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """(n,) mean of ``values`` over the cells of each label ``0 .. n - 1`` (0 where a label has
+    no cells); cells with labels ``>= n`` are ignored."""
+    N = labels.size
+    L = labels.reshape(N)
+    v = values.reshape(N)
+    total = np.zeros(n)
+    count = np.zeros(n)
+    for i in range(N):
+        k = L[i]
+        if k < n:
+            total[k] += v[i]
+            count[k] += 1.0
+    for k in range(n):
+        if count[k] > 0:
+            total[k] /= count[k]
+    return total

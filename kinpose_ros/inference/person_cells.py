@@ -81,9 +81,15 @@ class PersonCellScorer:
                              f'8 (PersonSegmenter.cell_features), got shape {f.shape}')
         x = np.ascontiguousarray(f[None], np.float32)
         out = self.session.run(None, {'cells': x})[0][0]
-        prob = 1.0 / (1.0 + np.exp(-out[0]))
+        prob = out[0]  # sigmoid in place (the output is ours)
+        np.negative(prob, out=prob)
+        np.exp(prob, out=prob)
+        prob += 1.0
+        np.reciprocal(prob, out=prob)
         if self.offsets:
-            return prob, out[1:3] * np.float32(self._unit)
+            off = out[1:3]
+            off *= np.float32(self._unit)
+            return prob, off
         return prob
 
 

@@ -308,11 +308,20 @@ def test_cell_classifier_score_factor_drops_what_it_does_not_call_a_person():
     def half(features):  # mean probability 0.45 < the ramp's start (0.5)
         return np.full(features.shape[1:], 0.45, np.float32)
 
-    assert PersonSegmenter(cell_scorer=half).segment(depth, K) == []
+    strict = SegmenterConfig(cell_score_range=(0.5, 0.8))
+    assert PersonSegmenter(strict, cell_scorer=half).segment(depth, K) == []
     factor = PersonSegmenter(SegmenterConfig(cell_score_range=(0.3, 0.6)), cell_scorer=half)
     (p,) = factor.segment(depth, K)
     (ref,) = PersonSegmenter().segment(depth, K)
     assert p.score == pytest.approx(ref.score * 0.5)
+
+
+def test_cell_classifier_defaults_depend_on_the_mode():
+    gate, union = SegmenterConfig(), SegmenterConfig(cell_mode='union')
+    assert (gate.cell_threshold, gate.cell_score_range) == (0.15, (0.2, 0.5))
+    assert (union.cell_threshold, union.cell_score_range) == (0.3, (0.5, 0.8))
+    own = SegmenterConfig(cell_mode='union', cell_threshold=0.2, cell_score_range=(0.1, 0.2))
+    assert (own.cell_threshold, own.cell_score_range) == (0.2, (0.1, 0.2))
 
 
 def test_cell_classifier_config_and_output_are_checked():

@@ -138,12 +138,40 @@ def test_shipped_model_separates_people_from_walls_and_furniture(shipped):
         feats, step = PersonSegmenter().cell_features(frame.depth_m, frame.intrinsics)
         lab = cell_labels(frame.person_ids, step, feats.shape[1:])
         valid = feats[1] > 0
-        pred = shipped(feats) >= 0.5
+        prob, _ = shipped(feats)
+        pred = prob >= 0.5
         tp += (pred & lab & valid).sum()
         fp += (pred & ~lab & valid).sum()
         fn += (~pred & lab & valid).sum()
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     assert precision > 0.9 and recall > 0.9, (precision, recall)
+
+
+def test_shipped_model_votes_for_the_centre_of_each_person(shipped):
+    """Each person's cells point at the mean of the person's image joints: the median error
+    per person (metres at the person's depth) is what lets the segmenter split people side by
+    side and join the parts of one (measured on seed 100: 0.07 m median, 0.15 m for the
+    worst tenth; docs/benchmarks.md, session 6)."""
+    from kinpose_ros.data.synth import SynthConfig, SynthGenerator
+
+    assert shipped.offsets
+    gen = SynthGenerator(SynthConfig(people=(1, 3), clutter=True, noise=True), seed=4243)
+    errors = []
+    for i in range(20):
+        frame = gen.frame(i)
+        feats, step = PersonSegmenter().cell_features(frame.depth_m, frame.intrinsics)
+        _, off = shipped(feats)
+        true = centre_offsets(frame.person_ids, frame.people, step, feats.shape[1:])
+        Hg, Wg = feats.shape[1:]
+        ids = frame.person_ids[step // 2::step, step // 2::step][:Hg, :Wg]
+        for j, person in enumerate(frame.people):
+            on = (ids == j) & (feats[1] > 0)
+            if person.visible_fraction < 0.7 or on.sum() < 10:
+                continue
+            metres = np.median(feats[0][on] * 4) * step / frame.intrinsics.fx
+            errors.append(np.median(np.hypot(*(off[:, on] - true[:, on]))) * metres)
+    assert len(errors) >= 15
+    assert np.median(errors) < 0.12 and np.percentile(errors, 90) < 0.3, errors
 
 
 def test_shipped_model_finds_the_person_on_the_real_itop_frame(shipped, shared_data):
@@ -154,10 +182,21 @@ def test_shipped_model_finds_the_person_on_the_real_itop_frame(shipped, shared_d
     x0, y0, x1, y1 = best.box_xyxy
     # the same hand-checked limits as test_real_itop_frame_has_exactly_one_person
     assert 96 <= x0 <= 104 and 50 <= y0 <= 62 and 210 <= x1 <= 222 and y1 >= 235
-    # measured, not yet fixed: a door frame at the left edge (columns 57-102) scores 0.40 with
-    # the classifier (its cells' mean probability 0.62, a real-sensor look the synthetic data
-    # lacks); the rules alone reject it - the reason the classifier is opt-in
-    assert len(proposals) <= 2 and all(p.score < 0.5 for p in proposals if p is not best)
+    # the shipped classifier of session 5 also proposed a door frame at the left edge (score
+    # 0.40, dropped by the estimator's person filter); the one trained with offsets does not
+    assert len(proposals) == 1
+
+
+@pytest.mark.parametrize('name, box', [('a', (141, 60, 480, 480)), ('b', (217, 163, 589, 480))])
+def test_shipped_model_finds_the_upper_body_on_the_real_sr305_frames(shipped, shared_data, name,
+                                                                     box):
+    from PIL import Image
+
+    with Image.open(shared_data / 'real_depth' / f'sr305_upperbody_hand_{name}.png') as im:
+        depth = decode_depth(np.asarray(im), '16UC1', depth_unit_m=0.000125)
+    (p,) = PersonSegmenter(cell_scorer=shipped).segment(depth, SENSOR_PRESETS['realsense_sr305'])
+    # the boxes of the rules alone (test_real_sr305_upper_body_close_to_the_camera_is_one_person)
+    np.testing.assert_allclose(p.box_xyxy, box, atol=12)
 
 
 def test_source_commit_names_the_checkout():
