@@ -58,16 +58,17 @@ class EstimatorConfig:
     # cards without one; docs/benchmarks.md, "Person score filter").
     min_person_score: float | None = None
     # the default segmenter's cell classifier (walls and furniture a person touches are cut
-    # off before components form; 4-10x fewer phantom people published for 0.6 ms more per
-    # frame, docs/benchmarks.md "Learned person cells"): 'none' = depth rules only (the
-    # default: keeps the pipeline at >= 200 FPS on 2 cores), 'default' = the shipped
-    # models/person_cells.json (depth rules alone, with a warning, where it or ONNX Runtime is
-    # missing), else a card path
+    # off before components form, people side by side split and people cut apart joined by
+    # its centre votes: 98.3 % of people found on held-out scenes against 96.7 % for the
+    # rules, 4x fewer phantom proposals, for 0.7 ms more per frame; docs/benchmarks.md
+    # "Instance votes"): 'none' = depth rules only (the default: keeps the pipeline near
+    # 200 FPS on 2 cores), 'default' = the shipped models/person_cells.json (depth rules
+    # alone, with a warning, where it or ONNX Runtime is missing), else a card path
     cell_model: str = 'none'
     # with a cell classifier: 'gate' (segment only the cells it keeps) or 'union' (also the
-    # rules on every cell; the most people found - 97.2 % against 96.8 % gated on held-out
-    # seeds - for one more segmentation pass: ~2.1 ms per 320x240 frame in all here;
-    # core.segmentation.SegmenterConfig.cell_mode)
+    # rules on every cell: the same 98.3 % on held-out native-size scenes, 97.4 % against
+    # 96.7 % at 320x240, for one more segmentation pass: ~2.0 ms per 320x240 frame in all
+    # here; core.segmentation.SegmenterConfig.cell_mode)
     cell_mode: str = 'gate'
     backend: str = 'auto'                 # see backends.BACKEND_KINDS
     threads: int | None = None            # CPU threads of the backend
