@@ -167,9 +167,11 @@ class SegmenterConfig:
         cell_mode: with a cell classifier: ``'gate'`` - segment only the cells it keeps;
             ``'union'`` - also segment every cell with the rules alone and add the people
             found so that no gated proposal covers (box IoU < 0.3), their scores ramped by
-            ``cell_union_range``. The two miss different people: union finds more (seeds
-            100-109: 97.6 % against 96.9 % gated, 96.7 % rules alone) at the cost of a second
-            pass of steps 4-7 (about 0.6 ms per 320x240 frame on a CPU core).
+            ``cell_union_range``. The two miss different people: with the shipped classifier
+            and its votes, union finds as many at native sensor sizes (held-out seeds 30-33:
+            98.3 % either way, 96.7 % rules alone) and more at 320x240 (97.4 % against 96.7 %)
+            at the cost of a second pass of steps 4-7 (about 0.6 ms per 320x240 frame on a CPU
+            core).
         cell_votes: with a cell classifier that also gives each cell the offset to its
             person's centre (a model trained with ``--offsets``;
             :mod:`~kinpose_ros.core.vote_kernels`), regroup the gated components before step
@@ -653,8 +655,8 @@ class PersonSegmenter:
 
     def _vote_groups(self, grid: _Grid, comps: _Components, prob: np.ndarray, off: np.ndarray,
                      step_over_fx: float) -> None:
-        """Components regrouped by the centre votes (``cell_mode='votes'``): split where the
-        votes part, joined where they meet (``comps`` updated in place)."""
+        """Components regrouped by the centre votes (``cell_votes``): split where the votes
+        part, joined where they meet (``comps`` updated in place)."""
         cfg = self.config
         origin = np.empty(comps.n + 1, np.int32)
         n_split = V.split_by_votes(grid.labels, off, comps.stats, comps.kind, step_over_fx,

@@ -5,8 +5,9 @@
 of ``core.segmentation.CELL_FEATURES`` to (Hg, Wg) person probabilities. The shipped model is
 ``models/person_cells.json`` (card) + ``.onnx`` (see ``models/README.md``); train another with
 ``python -m kinpose_ros.training.person_cells``. A model trained with ``--offsets`` (card
-``"offsets": true``) also gives every cell the offset to its person's centre, for the
-segmenter's ``cell_mode='votes'``: the scorer then returns ``(probabilities, offsets)``.
+``"offsets": true``, the shipped one) also gives every cell the offset to its person's centre,
+the votes of ``SegmenterConfig.cell_votes``: the scorer then returns ``(probabilities,
+offsets)``.
 """
 from __future__ import annotations
 

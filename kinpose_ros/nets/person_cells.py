@@ -19,7 +19,7 @@ cells (rows, columns) from the cell to its person's centre (the mean of the pers
 joints, hidden ones included), in units of :data:`OFFSET_UNIT` cells. Cells of one person
 vote for one centre wherever the person is cut apart, and cells of two people touching at the
 same depth vote for two (instance votes, as in Panoptic-DeepLab; the segmenter's
-``cell_mode='votes'``).
+``SegmenterConfig.cell_votes``).
 """
 from __future__ import annotations
 

@@ -7,10 +7,14 @@ shows a person (:func:`cell_labels`). Invalid cells carry no loss. Training uses
 of the grids (all grid sizes mix in a batch), flips, binary cross-entropy and AdamW with a
 one-cycle schedule; the result is exported to ONNX with dynamic grid size plus a model card.
 
-``python -m kinpose_ros.training.person_cells --frames 20000 --epochs 15 --out
-models/person_cells`` (about 16 minutes on 2 CPU cores: 2 to make the grids, 14 to train);
-the segmenter's recall on held-out seeds is ``python -m kinpose_ros.data.segmentation_eval
---model models/person_cells.json``.
+With ``--offsets`` the net also learns, for each person cell, the offset to its person's
+centre (:func:`centre_offsets`; smooth L1, weighed by ``--offset-weight``), the votes with
+which the segmenter splits and joins components (``SegmenterConfig.cell_votes``).
+
+``python -m kinpose_ros.training.person_cells --frames 20000 --epochs 15 --offsets --out
+models/person_cells`` (the shipped model; about 19 minutes on 2 CPU cores: 2-3 to make the
+grids, 16 to train); the segmenter's recall on held-out seeds is ``python -m
+kinpose_ros.data.segmentation_eval --model models/person_cells.json``.
 """
 from __future__ import annotations
 
@@ -128,7 +132,7 @@ def _batch(data: list, idx: np.ndarray, rng: np.random.Generator) -> tuple:
 
 def train_person_cells(data: list, epochs: int, batch: int = 32, lr: float = 3e-3,
                        seed: int = 0, log=print, pos_weight: float = 1.0,
-                       offsets: bool = False, offset_weight: float = 1.0):
+                       offsets: bool = False, offset_weight: float = 0.2):
     """A trained :class:`PersonCellNet` (eval mode) on ``data`` of :func:`make_cell_data`;
     ``pos_weight`` weighs the loss of person cells against background cells. With
     ``offsets`` the net also learns the centre offsets (smooth L1 in :data:`OFFSET_UNIT` on
@@ -206,8 +210,11 @@ def main(argv=None) -> int:
     ap.add_argument('--pos-weight', type=float, default=1.0,
                     help='loss weight of person cells (1: the shipped model)')
     ap.add_argument('--offsets', action='store_true',
-                    help="also learn the centre offsets of the segmenter's votes mode")
-    ap.add_argument('--offset-weight', type=float, default=1.0)
+                    help="also learn the centre offsets, the segmenter's votes (the shipped "
+                    'model)')
+    ap.add_argument('--offset-weight', type=float, default=0.2,
+                    help='loss weight of the offsets (0.2: the shipped model; 0.5 and 1 cost '
+                    'the classification recall, docs/benchmarks.md)')
     ap.add_argument('--out', type=Path, default=Path('models/person_cells'))
     ap.add_argument('--cache', type=Path, default=None,
                     help='npz cache of the generated grids (made when missing)')
