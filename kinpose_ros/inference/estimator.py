@@ -262,11 +262,28 @@ class PoseEstimator:
         from kinpose_ros.inference.person_cells import cell_scorer_for  # noqa: PLC0415
 
         name = self.config.cell_model
-        scorer = cell_scorer_for(name)
+        scorer = cell_scorer_for(name, self._cell_device(name))
         if scorer is None and name == 'default':
             log.warning('segmenter: no person-cell model (models/person_cells.json or ONNX '
                         'Runtime missing); using the depth rules alone')
         return scorer
+
+    def _cell_device(self, name: str) -> str:
+        """'cuda' for the cell classifier when the pose network runs on the GPU (CUDA or
+        TensorRT) and ONNX Runtime has its CUDA provider, else 'cpu'."""
+        backend = getattr(self.backend, 'name', '')
+        if not name or name.lower() == 'none' or not backend.startswith(
+                ('onnxruntime-cuda', 'torch-cuda', 'tensorrt')):
+            return 'cpu'
+        try:
+            import onnxruntime as ort  # noqa: PLC0415
+        except ImportError:
+            return 'cpu'
+        if 'CUDAExecutionProvider' in ort.get_available_providers():
+            return 'cuda'
+        log.info('segmenter: the pose network runs on the GPU but ONNX Runtime has no CUDA '
+                 'provider; the person-cell classifier runs on the CPU')
+        return 'cpu'
 
     def _proposals(self, depth_m: np.ndarray, intrinsics: Intrinsics, proposals) -> list:
         if proposals is None:

@@ -30,14 +30,18 @@ class PersonCellScorer:
             after on the same cores, and with 2 the classifier's spinning threads doubled the
             network's time (with spinning off, waking them cost more than they saved;
             docs/benchmarks.md, session 5).
+        device: ``'cpu'`` or ``'cuda'`` (ONNX Runtime's CUDA execution provider, for a robot
+            whose pose network runs on the GPU: the classifier's 0.6-1.4 ms on a CPU core is
+            most of the segmenter's time; not measured here, no GPU was available).
 
     Raises:
         FileNotFoundError: the card or its ONNX file is missing.
         ValueError: the card is not a person-cell card or its inputs differ from this
-            version's ``CELL_FEATURES``.
+            version's ``CELL_FEATURES``, or ``device`` is unknown.
+        RuntimeError: ``device='cuda'`` and ONNX Runtime has no CUDA execution provider.
     """
 
-    def __init__(self, card: str | Path, threads: int = 1) -> None:
+    def __init__(self, card: str | Path, threads: int = 1, device: str = 'cpu') -> None:
         import onnxruntime as ort  # noqa: PLC0415
 
         from kinpose_ros.core.segmentation import CELL_FEATURES  # noqa: PLC0415
@@ -57,12 +61,21 @@ class PersonCellScorer:
         onnx_path = path.parent / meta['onnx']
         if not onnx_path.is_file():
             raise FileNotFoundError(f'ONNX file {onnx_path} (from card {path}) does not exist')
+        if device not in ('cpu', 'cuda'):
+            raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+        providers = ['CPUExecutionProvider']
+        if device == 'cuda':
+            if 'CUDAExecutionProvider' not in ort.get_available_providers():
+                raise RuntimeError('ONNX Runtime has no CUDAExecutionProvider here (installed '
+                                   f'providers: {ort.get_available_providers()}); install '
+                                   "onnxruntime-gpu or use device='cpu'")
+            providers.insert(0, 'CUDAExecutionProvider')
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.session = ort.InferenceSession(str(onnx_path), opts,
-                                            providers=['CPUExecutionProvider'])
+        self.session = ort.InferenceSession(str(onnx_path), opts, providers=providers)
+        self.device = device
         self.card = meta
         self.path = path
         self.offsets = bool(meta.get('offsets', False))
@@ -94,23 +107,23 @@ class PersonCellScorer:
         return prob
 
 
-def default_cell_scorer() -> PersonCellScorer | None:
+def default_cell_scorer(device: str = 'cpu') -> PersonCellScorer | None:
     """The shipped classifier, or None where ONNX Runtime or the model is missing."""
     from kinpose_ros import resources  # noqa: PLC0415
 
     try:
         import onnxruntime  # noqa: F401, PLC0415
-        return PersonCellScorer(resources.find(DEFAULT_CELL_MODEL))
+        return PersonCellScorer(resources.find(DEFAULT_CELL_MODEL), device=device)
     except (ImportError, FileNotFoundError):
         return None
 
 
-def cell_scorer_for(model: str | None) -> PersonCellScorer | None:
+def cell_scorer_for(model: str | None, device: str = 'cpu') -> PersonCellScorer | None:
     """The cell classifier a command or config asks for: None, ``''`` or ``'none'`` -> None
     (depth rules only); ``'default'`` -> the shipped one (None where ONNX Runtime or the model
-    is missing); else the path of a card."""
+    is missing); else the path of a card. ``device`` as for :class:`PersonCellScorer`."""
     if not model or model.lower() == 'none':
         return None
     if model == 'default':
-        return default_cell_scorer()
-    return PersonCellScorer(model)
+        return default_cell_scorer(device)
+    return PersonCellScorer(model, device=device)

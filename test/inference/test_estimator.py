@@ -245,6 +245,22 @@ def test_cell_model_is_resolved_at_start_up(small_models, tmp_path):
     assert union.segmenter.config.cell_mode == 'union'
     with pytest.raises(ValueError, match='cell_mode'):
         EstimatorConfig(cell_mode='all')
+    # the classifier follows the pose network: on the CPU here
+    assert est.segmenter.cell_scorer.device == 'cpu'
+    assert est._cell_device('default') == 'cpu'
+
+
+def test_cell_classifier_runs_on_the_gpu_with_a_gpu_pose_network(small_models):
+    """A pose network on CUDA takes the classifier along where ONNX Runtime has its CUDA
+    provider (the segmenter's largest cost on a CPU core)."""
+    ort = pytest.importorskip('onnxruntime')
+    if 'CUDAExecutionProvider' not in ort.get_available_providers():
+        pytest.skip('ONNX Runtime has no CUDAExecutionProvider (no onnxruntime-gpu or no GPU)')
+    est = PoseEstimator(small_models['a2j']['card'],
+                        EstimatorConfig(backend='onnxruntime-cuda', cell_model='default'))
+    frame = sample_frame(K, people(PLACES[1:2]), SK)
+    assert len(est(frame.depth_m, K, stamp=0.0).people) == 1
+    assert est.segmenter.cell_scorer.device == 'cuda'
 
 
 def test_partial_person_at_the_image_border(small_models):

@@ -120,6 +120,14 @@ def test_scorer_rejects_other_cards(tmp_path):
         PersonCellScorer(bad)
     with pytest.raises(FileNotFoundError):
         PersonCellScorer(tmp_path / 'missing.json')
+    import onnxruntime as ort
+
+    card = resources.find(DEFAULT_CELL_MODEL)
+    with pytest.raises(ValueError, match='device'):
+        PersonCellScorer(card, device='gpu')
+    if 'CUDAExecutionProvider' not in ort.get_available_providers():
+        with pytest.raises(RuntimeError, match='no CUDAExecutionProvider'):
+            PersonCellScorer(card, device='cuda')
 
 
 @pytest.fixture(scope='module')
