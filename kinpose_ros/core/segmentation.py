@@ -168,8 +168,8 @@ class SegmenterConfig:
             ``'union'`` - also segment every cell with the rules alone and add the people
             found so that no gated proposal covers (box IoU < 0.3), their scores ramped by
             ``cell_union_range``. The two miss different people: with the shipped classifier
-            and its votes, union finds as many at native sensor sizes (held-out seeds 30-33:
-            98.3 % either way, 96.7 % rules alone) and more at 320x240 (97.4 % against 96.7 %)
+            and its votes, union finds more (held-out seeds 30-33 at native sensor sizes:
+            98.6 % against 98.1 % gated, 96.7 % rules alone; at 320x240 97.6 % against 97.0 %)
             at the cost of a second pass of steps 4-7 (about 0.6 ms per 320x240 frame on a CPU
             core).
         cell_votes: with a cell classifier that also gives each cell the offset to its

@@ -59,15 +59,15 @@ class EstimatorConfig:
     min_person_score: float | None = None
     # the default segmenter's cell classifier (walls and furniture a person touches are cut
     # off before components form, people side by side split and people cut apart joined by
-    # its centre votes: 98.3 % of people found on held-out scenes against 96.7 % for the
+    # its centre votes: 98.1 % of people found on held-out scenes against 96.7 % for the
     # rules, 4x fewer phantom proposals, for 0.7 ms more per frame; docs/benchmarks.md
     # "Instance votes"): 'none' = depth rules only (the default: keeps the pipeline near
     # 200 FPS on 2 cores), 'default' = the shipped models/person_cells.json (depth rules
     # alone, with a warning, where it or ONNX Runtime is missing), else a card path
     cell_model: str = 'none'
     # with a cell classifier: 'gate' (segment only the cells it keeps) or 'union' (also the
-    # rules on every cell: the same 98.3 % on held-out native-size scenes, 97.4 % against
-    # 96.7 % at 320x240, for one more segmentation pass: ~2.0 ms per 320x240 frame in all
+    # rules on every cell: 98.6 % on held-out native-size scenes, 97.6 % against 97.0 % at
+    # 320x240, for one more segmentation pass: ~2.0 ms per 320x240 frame in all
     # here; core.segmentation.SegmenterConfig.cell_mode)
     cell_mode: str = 'gate'
     backend: str = 'auto'                 # see backends.BACKEND_KINDS

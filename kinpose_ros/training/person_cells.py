@@ -11,9 +11,9 @@ With ``--offsets`` the net also learns, for each person cell, the offset to its 
 centre (:func:`centre_offsets`; smooth L1, weighed by ``--offset-weight``), the votes with
 which the segmenter splits and joins components (``SegmenterConfig.cell_votes``).
 
-``python -m kinpose_ros.training.person_cells --frames 20000 --epochs 15 --offsets --out
-models/person_cells`` (the shipped model; about 19 minutes on 2 CPU cores: 2-3 to make the
-grids, 16 to train); the segmenter's recall on held-out seeds is ``python -m
+``python -m kinpose_ros.training.person_cells --frames 20000 --epochs 22 --offsets --out
+models/person_cells`` (the shipped model; about 25 minutes on 2 CPU cores: 2-3 to make the
+grids, 22 to train); the segmenter's recall on held-out seeds is ``python -m
 kinpose_ros.data.segmentation_eval --model models/person_cells.json``.
 """
 from __future__ import annotations
