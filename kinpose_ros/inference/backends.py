@@ -23,7 +23,7 @@ import numpy as np
 from kinpose_ros.inference.model_card import ModelCard
 
 __all__ = ['BACKEND_KINDS', 'Availability', 'Backend', 'OnnxRuntimeBackend', 'TorchBackend',
-           'choose_backend', 'create_backend', 'probe_availability']
+           'choose_backend', 'create_backend', 'ort_providers', 'probe_availability']
 
 log = logging.getLogger('kinpose_ros.inference')
 BACKEND_KINDS = ('auto', 'tensorrt', 'onnxruntime', 'onnxruntime-cuda', 'onnxruntime-cpu',
@@ -95,6 +95,27 @@ class BatchedBackend:
         return f'{type(self).__name__}({self.card.name!r}, name={self.name!r})'
 
 
+def ort_providers(device: str) -> list:
+    """ONNX Runtime execution providers for ``device`` 'cpu' or 'cuda' (CUDA first, the CPU
+    for what it lacks).
+
+    Raises:
+        ValueError: another ``device``.
+        RuntimeError: 'cuda' and ONNX Runtime has no CUDA execution provider here.
+    """
+    import onnxruntime as ort  # noqa: PLC0415
+
+    if device not in ('cpu', 'cuda'):
+        raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+    if device == 'cpu':
+        return ['CPUExecutionProvider']
+    if 'CUDAExecutionProvider' not in ort.get_available_providers():
+        raise RuntimeError('ONNX Runtime has no CUDAExecutionProvider here (installed '
+                           f'providers: {ort.get_available_providers()}); install '
+                           "onnxruntime-gpu or use device='cpu'")
+    return ['CUDAExecutionProvider', 'CPUExecutionProvider']
+
+
 class OnnxRuntimeBackend(BatchedBackend):
     """ONNX Runtime on the CPU (``threads`` intra-op threads, None = ORT's default) or CUDA."""
 
@@ -108,15 +129,7 @@ class OnnxRuntimeBackend(BatchedBackend):
             raise RuntimeError('ONNX Runtime is not installed: pip install onnxruntime (CPU) '
                                'or onnxruntime-gpu (CUDA), or the extra kinpose_ros[onnx]'
                                ) from exc
-        if device not in ('cpu', 'cuda'):
-            raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
-        providers = ['CPUExecutionProvider']
-        if device == 'cuda':
-            if 'CUDAExecutionProvider' not in ort.get_available_providers():
-                raise RuntimeError('ONNX Runtime has no CUDAExecutionProvider here (installed '
-                                   f'providers: {ort.get_available_providers()}); install '
-                                   'onnxruntime-gpu or use device=cpu')
-            providers.insert(0, 'CUDAExecutionProvider')
+        providers = ort_providers(device)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

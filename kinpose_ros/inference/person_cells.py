@@ -45,6 +45,7 @@ class PersonCellScorer:
         import onnxruntime as ort  # noqa: PLC0415
 
         from kinpose_ros.core.segmentation import CELL_FEATURES  # noqa: PLC0415
+        from kinpose_ros.inference.backends import ort_providers  # noqa: PLC0415
 
         path = Path(card)
         if not path.is_file():
@@ -61,15 +62,7 @@ class PersonCellScorer:
         onnx_path = path.parent / meta['onnx']
         if not onnx_path.is_file():
             raise FileNotFoundError(f'ONNX file {onnx_path} (from card {path}) does not exist')
-        if device not in ('cpu', 'cuda'):
-            raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
-        providers = ['CPUExecutionProvider']
-        if device == 'cuda':
-            if 'CUDAExecutionProvider' not in ort.get_available_providers():
-                raise RuntimeError('ONNX Runtime has no CUDAExecutionProvider here (installed '
-                                   f'providers: {ort.get_available_providers()}); install '
-                                   "onnxruntime-gpu or use device='cpu'")
-            providers.insert(0, 'CUDAExecutionProvider')
+        providers = ort_providers(device)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
