@@ -223,6 +223,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(2)
     t0 = time.time()
+    commit = source_commit()  # the code the data and training come from, read before they run
     if args.cache is not None and args.cache.exists():
         z = np.load(args.cache, allow_pickle=False)
         data = [(z[f'f{i}'], z[f'l{i}'], z[f'o{i}']) for i in range(int(z['n']))]
@@ -241,7 +242,7 @@ def main(argv=None) -> int:
                          'epochs': args.epochs, 'crop': list(CROP),
                          'pos_weight': args.pos_weight, 'offset_weight': args.offset_weight,
                          'minutes': round((time.time() - t0) / 60, 1)},
-            'commit': source_commit()}
+            'commit': commit}
     paths = export_person_cells(net, args.out, meta)
     print('wrote', *paths)
     return 0
