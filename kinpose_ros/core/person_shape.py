@@ -12,6 +12,9 @@ import numba as nb
 import numpy as np
 
 from kinpose_ros.core.segmentation_kernels import (
+    JIT_OPTIONS as _JIT,
+)
+from kinpose_ros.core.segmentation_kernels import (
     ST_AREA,
     ST_BORDER,
     ST_C0,
@@ -35,9 +38,6 @@ from kinpose_ros.core.segmentation_kernels import (
     ST_ZMIN,
     label_window,
 )
-
-# fast-math without 'nnan' / 'ninf': NaN marks invalid depth and must compare as NaN
-_JIT = {'cache': True, 'nogil': True, 'fastmath': {'nsz', 'arcp', 'contract', 'reassoc'}}
 
 
 @nb.njit(**_JIT)

@@ -12,8 +12,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-# fast-math without 'nnan' / 'ninf': NaN marks invalid depth and must compare as NaN
-_JIT = {'cache': True, 'nogil': True, 'fastmath': {'nsz', 'arcp', 'contract', 'reassoc'}}
+from kinpose_ros.core.segmentation_kernels import JIT_OPTIONS as _JIT
 
 
 @nb.njit(**_JIT)

@@ -16,8 +16,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-# fast-math without 'nnan' / 'ninf': NaN marks invalid depth and must compare as NaN
-_JIT = {'cache': True, 'nogil': True, 'fastmath': {'nsz', 'arcp', 'contract', 'reassoc'}}
+# fast-math without 'nnan' / 'ninf': NaN marks invalid depth and must compare as NaN; the
+# segmenter's other kernel modules (person_shape, plane_fit, vote_kernels) compile with these too
+JIT_OPTIONS = {'cache': True, 'nogil': True, 'fastmath': {'nsz', 'arcp', 'contract', 'reassoc'}}
+_JIT = JIT_OPTIONS
 
 # component statistics columns (rows are labels; row 0 unused)
 ST_COUNT, ST_AREA, ST_SX, ST_SY, ST_SZ = 0, 1, 2, 3, 4

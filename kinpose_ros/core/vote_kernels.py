@@ -17,6 +17,9 @@ import numba as nb
 import numpy as np
 
 from kinpose_ros.core.segmentation_kernels import (
+    JIT_OPTIONS as _JIT,
+)
+from kinpose_ros.core.segmentation_kernels import (
     ST_C0,
     ST_C1,
     ST_COUNT,
@@ -28,8 +31,6 @@ from kinpose_ros.core.segmentation_kernels import (
     ST_UP0,
     ST_UP1,
 )
-
-_JIT = {'cache': True, 'nogil': True, 'fastmath': {'nsz', 'arcp', 'contract', 'reassoc'}}
 
 __all__ = ['merge_by_votes', 'split_by_votes']
 
